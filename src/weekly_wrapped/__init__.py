@@ -1,0 +1,3 @@
+"""Weekly Wrapped: a self-hosted Spotify Wrapped, every week."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Processing: PlayEvents in, warehouse rows out (DESIGN §5)."""

@@ -1,0 +1,348 @@
+"""The pure transform: PlayEvents → warehouse rows (DESIGN §5).
+
+No I/O here. Both engines (embedded and Spark) call `transform`, so both write
+the same rows for the same input. What the transform needs from the warehouse
+(each user's timezone, the end of each user's previous play) comes in `Context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, NamedTuple, TypeVar
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from weekly_wrapped import identity
+from weekly_wrapped.events import PlayEvent
+
+STREAM_MS = 30_000
+"""Spotify's rule: a play of at least 30 s is a stream; shorter is a skip."""
+
+UNKNOWN_DURATION_GUESS_MS = 180_000
+"""Estimate for an API play with no duration and no previous play to measure from."""
+
+
+class ArtistRow(NamedTuple):
+    artist_key: str
+    spotify_id: str | None
+    name: str
+    genres: str | None
+    image_url: str | None
+
+
+class AlbumRow(NamedTuple):
+    album_key: str
+    spotify_id: str | None
+    name: str
+    release_date: str | None
+    album_type: str | None
+    image_url: str | None
+
+
+class TrackRow(NamedTuple):
+    track_key: str
+    spotify_id: str | None
+    song_key: str
+    name: str
+    kind: str
+    duration_ms: int | None
+    explicit: bool | None
+    isrc: str | None
+    album_key: str | None
+
+
+class BridgeRow(NamedTuple):
+    track_key: str
+    artist_key: str
+    position: int
+
+
+class DateRow(NamedTuple):
+    date_key: int
+    date: date
+    iso_year: int
+    iso_week: int
+    week_start: date
+    day_of_week: int
+    month: int
+    year: int
+
+
+class PlayRow(NamedTuple):
+    play_id: str
+    user_key: int
+    track_key: str
+    artist_key: str
+    album_key: str | None
+    song_key: str
+    played_at_utc: datetime
+    time_precision: str
+    local_date_key: int
+    local_hour: int
+    ms_played: int
+    ms_played_estimated: bool
+    source: str
+    kind: str
+    context_uri: str | None
+    reason_start: str | None
+    reason_end: str | None
+    skipped: bool | None
+    shuffle: bool | None
+    offline: bool | None
+    incognito: bool
+
+
+class Rejected(NamedTuple):
+    """An event the warehouse must not take, with the reason it goes to quarantine."""
+
+    reason: str
+    payload: str
+    user_key: int | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class Rows:
+    """Everything one batch writes. Dimension rows are unique by key."""
+
+    artists: dict[str, ArtistRow] = field(default_factory=dict)
+    albums: dict[str, AlbumRow] = field(default_factory=dict)
+    tracks: dict[str, TrackRow] = field(default_factory=dict)
+    bridges: dict[tuple[str, str], BridgeRow] = field(default_factory=dict)
+    dates: dict[int, DateRow] = field(default_factory=dict)
+    primary_artist: dict[str, str] = field(default_factory=dict)
+    plays: list[PlayRow] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the transform needs to know about users, read from the warehouse."""
+
+    timezones: dict[int, str]
+    previous_end: dict[int, datetime] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    max_future_skew: timedelta = timedelta(minutes=5)
+
+
+def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
+    """Turn events into rows; events that break a processing rule land in `rows.rejected`."""
+    rows = Rows()
+    zones: dict[int, ZoneInfo | None] = {}
+    accepted = [e for e in events if _accept(e, context, zones, rows)]
+    estimates = estimate_ms_played(accepted, context.previous_end)
+    for event in accepted:
+        zone = zones[event.user_id]
+        assert zone is not None  # noqa: S101 - `_accept` rejected unknown zones
+        track = _add_dimensions(event, rows)
+        rows.plays.append(_play_row(event, zone, estimates.get(event.event_id), track, rows))
+    return rows
+
+
+def _accept(
+    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None], rows: Rows
+) -> bool:
+    reason = _rejection_reason(event, context, zones)
+    if reason is None:
+        return True
+    rows.rejected.append(
+        Rejected(reason, event.to_json().decode("utf-8"), event.user_id, event.event_id)
+    )
+    return False
+
+
+def _rejection_reason(
+    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None]
+) -> str | None:
+    if event.user_id not in context.timezones:
+        return f"unknown user_id {event.user_id}"
+    if event.user_id not in zones:
+        zones[event.user_id] = _zone(context.timezones[event.user_id])
+    if zones[event.user_id] is None:
+        return f"unknown timezone {context.timezones[event.user_id]!r} for user {event.user_id}"
+    if event.played_at > context.now + context.max_future_skew:
+        return f"played_at {event.played_at.isoformat()} is in the future"
+    return None
+
+
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+class Timed(NamedTuple):
+    """A play as the ms_played estimate sees it."""
+
+    play_id: str
+    played_at: datetime
+    duration_ms: int | None
+    needs_estimate: bool
+
+
+def estimate_ms_played(
+    events: Sequence[PlayEvent], previous_end: dict[int, datetime]
+) -> dict[str, int]:
+    """Estimate `ms_played` for plays without it (API polls); estimates by event id."""
+    if all(e.ms_played is not None for e in events):
+        return {}
+    estimates: dict[str, int] = {}
+    by_user: dict[int, list[Timed]] = {}
+    for e in events:
+        timed = Timed(e.event_id, e.played_at, e.track.duration_ms, e.ms_played is None)
+        by_user.setdefault(e.user_id, []).append(timed)
+    for user_id, plays in by_user.items():
+        estimates.update(estimate_gaps(plays, previous_end.get(user_id)))
+    return estimates
+
+
+def estimate_gaps(plays: Iterable[Timed], previous_end: datetime | None) -> dict[str, int]:
+    """min(track duration, time since the previous play ended), for one user's plays.
+
+    The API reports only when each play ended, so the gap to the previous end is
+    the most a play can have lasted.
+    """
+    estimates: dict[str, int] = {}
+    last_end = previous_end
+    for play in sorted(plays, key=lambda p: (p.played_at, p.play_id)):
+        if play.needs_estimate:
+            estimates[play.play_id] = _estimate(play, last_end)
+        last_end = play.played_at
+    return estimates
+
+
+def _estimate(play: Timed, previous: datetime | None) -> int:
+    duration = play.duration_ms if play.duration_ms is not None else UNKNOWN_DURATION_GUESS_MS
+    if previous is None or previous >= play.played_at:
+        return duration
+    return min(int((play.played_at - previous).total_seconds() * 1000), duration)
+
+
+def _add_dimensions(event: PlayEvent, rows: Rows) -> TrackRow:
+    """Add the event's track, album and artists to `rows`; return its track row."""
+    track = event.track
+    song = event.song_key
+    key = track.id or "n:" + song
+    performers = _performers(event)
+    album_key = None
+    if track.album is not None:
+        a = track.album
+        album_key = identity.album_key(a.id, performers[0][2], a.name)
+        album = AlbumRow(album_key, a.id, a.name, a.release_date, None, a.image_url)
+        rows.albums[album_key] = merge_dimension(rows.albums.get(album_key), album)
+    row = TrackRow(
+        key,
+        track.id,
+        song,
+        track.name,
+        event.kind,
+        track.duration_ms,
+        track.explicit,
+        track.isrc,
+        album_key,
+    )
+    row = rows.tracks[key] = merge_dimension(rows.tracks.get(key), row)
+    for position, (artist_key, spotify_id, name) in enumerate(performers):
+        artist = ArtistRow(artist_key, spotify_id, name, None, None)
+        rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
+        rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
+        if position == 0:
+            rows.primary_artist.setdefault(key, artist_key)
+    return row
+
+
+DimensionRow = TypeVar("DimensionRow", ArtistRow, AlbumRow, TrackRow)
+
+
+def merge_dimension(known: DimensionRow | None, new: DimensionRow) -> DimensionRow:
+    """The warehouse's rule for two rows of one key: fill nulls, keep the smallest name.
+
+    The writers apply the same rule in SQL, so the stored row never depends on
+    which play arrived first.
+    """
+    if known is None or known == new:
+        return new
+    fills = {
+        field: value
+        for field, value in zip(new._fields, new, strict=True)
+        if value is not None and getattr(known, field) is None
+    }
+    if new.name < known.name:
+        fills["name"] = new.name
+    return known._replace(**fills) if fills else known
+
+
+def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
+    show = event.track.show
+    if event.kind != "track" and show is not None:
+        return [(identity.show_key(show.id, show.name), show.id, show.name)]
+    return [(identity.artist_key(a.id, a.name), a.id, a.name) for a in event.track.artists]
+
+
+def _play_row(
+    event: PlayEvent, zone: ZoneInfo, estimate: int | None, track: TrackRow, rows: Rows
+) -> PlayRow:
+    local = event.played_at.astimezone(zone)
+    date_key = local.year * 10000 + local.month * 100 + local.day
+    if date_key not in rows.dates:
+        rows.dates[date_key] = date_row(local.date())
+    extras = event.extras
+    ms_played = event.ms_played if estimate is None else estimate
+    assert ms_played is not None  # noqa: S101 - estimated whenever it was unknown
+    return PlayRow(
+        play_id=event.event_id,
+        user_key=event.user_id,
+        track_key=track.track_key,
+        artist_key=rows.primary_artist[track.track_key],
+        album_key=track.album_key,
+        song_key=track.song_key,
+        played_at_utc=event.played_at,
+        time_precision=event.time_precision,
+        local_date_key=date_key,
+        local_hour=local.hour,
+        ms_played=ms_played,
+        ms_played_estimated=estimate is not None,
+        source=event.source,
+        kind=event.kind,
+        context_uri=event.context.uri if event.context is not None else None,
+        reason_start=extras.reason_start,
+        reason_end=extras.reason_end,
+        skipped=extras.skipped,
+        shuffle=extras.shuffle,
+        offline=extras.offline,
+        incognito=bool(extras.incognito),
+    )
+
+
+def date_row(day: date) -> DateRow:
+    iso = day.isocalendar()
+    return DateRow(
+        date_key=day.year * 10000 + day.month * 100 + day.day,
+        date=day,
+        iso_year=iso.year,
+        iso_week=iso.week,
+        week_start=day - timedelta(days=day.weekday()),
+        day_of_week=day.weekday(),
+        month=day.month,
+        year=day.year,
+    )
+
+
+def genres_json(genres: Sequence[str] | None) -> str | None:
+    """Genres as the JSON text stored in `dim_artist.genres`."""
+    return None if genres is None else orjson.dumps(list(genres)).decode()
+
+
+def rejected_from_raw(raw: Any, reason: str) -> Rejected:
+    """A quarantine row for a message that never became a PlayEvent."""
+    if isinstance(raw, bytes):
+        payload = raw.decode("utf-8", errors="replace")
+    elif isinstance(raw, str):
+        payload = raw
+    else:
+        payload = orjson.dumps(raw, default=str).decode()
+    return Rejected(reason, payload)

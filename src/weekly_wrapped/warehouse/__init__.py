@@ -1,0 +1,1 @@
+"""The star-schema warehouse on SQLite or PostgreSQL (DESIGN §4)."""

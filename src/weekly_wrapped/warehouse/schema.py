@@ -1,0 +1,239 @@
+"""Star-schema tables (DESIGN §4), the same on SQLite and PostgreSQL.
+
+Keys of tracks, artists and albums are the Spotify id when known, else an ``n:``
+key from `weekly_wrapped.identity`, so a writer never has to look a key up.
+`fact_play` carries the primary artist and album keys, and the song key, so the
+weekly stats need no join through the bridge table.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+KEY = String(64)
+Timestamp = DateTime(timezone=True)
+
+dim_user = Table(
+    "dim_user",
+    metadata,
+    Column("user_key", Integer, primary_key=True, autoincrement=True),
+    Column("spotify_user_id", String(128), unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("email", String(320)),
+    Column("timezone", String(64), nullable=False, server_default="UTC"),
+    Column("weekly_email", Boolean, nullable=False, server_default="1"),
+    Column("auth_status", String(16), nullable=False, server_default="none"),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+dim_artist = Table(
+    "dim_artist",
+    metadata,
+    Column("artist_key", KEY, primary_key=True),
+    Column("spotify_id", String(64), unique=True),
+    Column("name", Text, nullable=False),
+    Column("genres", JSON),
+    Column("image_url", Text),
+)
+
+dim_album = Table(
+    "dim_album",
+    metadata,
+    Column("album_key", KEY, primary_key=True),
+    Column("spotify_id", String(64), unique=True),
+    Column("name", Text, nullable=False),
+    Column("release_date", String(10)),
+    Column("album_type", String(16)),
+    Column("image_url", Text),
+)
+
+dim_track = Table(
+    "dim_track",
+    metadata,
+    Column("track_key", KEY, primary_key=True),
+    Column("spotify_id", String(64), unique=True),
+    Column("song_key", String(40), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("duration_ms", Integer),
+    Column("explicit", Boolean),
+    Column("isrc", String(16)),
+    Column("album_key", KEY, ForeignKey("dim_album.album_key")),
+)
+
+bridge_track_artist = Table(
+    "bridge_track_artist",
+    metadata,
+    Column("track_key", KEY, ForeignKey("dim_track.track_key"), primary_key=True),
+    Column("artist_key", KEY, ForeignKey("dim_artist.artist_key"), primary_key=True),
+    Column("position", SmallInteger, nullable=False),
+)
+
+dim_date = Table(
+    "dim_date",
+    metadata,
+    Column("date_key", Integer, primary_key=True, autoincrement=False),
+    Column("date", Date, nullable=False),
+    Column("iso_year", SmallInteger, nullable=False),
+    Column("iso_week", SmallInteger, nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("day_of_week", SmallInteger, nullable=False),
+    Column("month", SmallInteger, nullable=False),
+    Column("year", SmallInteger, nullable=False),
+)
+
+fact_play = Table(
+    "fact_play",
+    metadata,
+    Column("play_id", String(32), primary_key=True),
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), nullable=False),
+    Column("track_key", KEY, ForeignKey("dim_track.track_key"), nullable=False),
+    Column("artist_key", KEY, ForeignKey("dim_artist.artist_key"), nullable=False),
+    Column("album_key", KEY, ForeignKey("dim_album.album_key")),
+    Column("song_key", String(40), nullable=False),
+    Column("played_at_utc", Timestamp, nullable=False),
+    Column("time_precision", String(3), nullable=False),
+    Column("local_date_key", Integer, ForeignKey("dim_date.date_key"), nullable=False),
+    Column("local_hour", SmallInteger, nullable=False),
+    Column("ms_played", BigInteger, nullable=False),
+    Column("ms_played_estimated", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("context_uri", Text),
+    Column("reason_start", String(32)),
+    Column("reason_end", String(32)),
+    Column("skipped", Boolean),
+    Column("shuffle", Boolean),
+    Column("offline", Boolean),
+    Column("incognito", Boolean, nullable=False, server_default="0"),
+    Index("ix_fact_play_user_played_at", "user_key", "played_at_utc"),
+    Index("ix_fact_play_user_local_date", "user_key", "local_date_key"),
+)
+
+recap = Table(
+    "recap",
+    metadata,
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), primary_key=True),
+    Column("week_start", Date, primary_key=True),
+    Column("stats", JSON, nullable=False),
+    Column("story", JSON, nullable=False),
+    Column("writer", String(32), nullable=False),
+    Column("model", String(128)),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+delivery = Table(
+    "delivery",
+    metadata,
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), primary_key=True),
+    Column("week_start", Date, primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("message_id", String(255)),
+    Column("sent_at", Timestamp),
+)
+
+oauth_token = Table(
+    "oauth_token",
+    metadata,
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), primary_key=True),
+    Column("access_token_enc", Text, nullable=False),
+    Column("refresh_token_enc", Text),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("scope", Text),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+ingest_cursor = Table(
+    "ingest_cursor",
+    metadata,
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("last_played_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+coverage_gap = Table(
+    "coverage_gap",
+    metadata,
+    Column("gap_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), nullable=False),
+    Column("start_utc", Timestamp, nullable=False),
+    Column("end_utc", Timestamp, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("detected_at", Timestamp, nullable=False),
+    Index("ix_coverage_gap_user_start", "user_key", "start_utc"),
+)
+
+import_job = Table(
+    "import_job",
+    metadata,
+    Column("job_id", Integer, primary_key=True, autoincrement=True),
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("files_total", Integer, nullable=False, server_default="0"),
+    Column("files_done", JSON),
+    Column("rows_read", BigInteger, nullable=False, server_default="0"),
+    Column("plays_added", BigInteger, nullable=False, server_default="0"),
+    Column("duplicates", BigInteger, nullable=False, server_default="0"),
+    Column("skipped", JSON),
+    Column("error", Text),
+    Column("started_at", Timestamp, nullable=False),
+    Column("finished_at", Timestamp),
+)
+
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("quarantine_id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Timestamp, nullable=False),
+    Column("stage", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("user_key", Integer),
+    Column("event_id", String(64)),
+    Column("payload", Text, nullable=False),
+)
+
+__all__ = [
+    "metadata",
+    "dim_user",
+    "dim_artist",
+    "dim_album",
+    "dim_track",
+    "bridge_track_artist",
+    "dim_date",
+    "fact_play",
+    "recap",
+    "delivery",
+    "oauth_token",
+    "ingest_cursor",
+    "coverage_gap",
+    "import_job",
+    "quarantine",
+]

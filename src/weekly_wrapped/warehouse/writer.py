@@ -1,0 +1,205 @@
+"""Bulk, idempotent writes of transformed rows, one strategy per dialect (DESIGN §5).
+
+- SQLite: ``executemany`` of ``INSERT … ON CONFLICT`` inside the caller's transaction.
+- PostgreSQL: ``COPY`` into a temporary table, then ``INSERT … SELECT … ON CONFLICT``.
+
+Dimensions are inserted when absent and fill their nulls when a later row knows
+more; facts are inserted and conflicts ignored. Nothing is ever written row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Date, DateTime, Table, insert
+
+from weekly_wrapped.processing.transform import Rejected, Rows
+from weekly_wrapped.warehouse.schema import (
+    bridge_track_artist,
+    dim_album,
+    dim_artist,
+    dim_date,
+    dim_track,
+    fact_play,
+    quarantine,
+)
+
+# (table, conflict columns, columns whose nulls a later row may fill)
+_DIMENSIONS: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...] = (
+    (dim_date, ("date_key",), ()),
+    (dim_album, ("album_key",), ("spotify_id", "release_date", "album_type", "image_url")),
+    (dim_artist, ("artist_key",), ("spotify_id", "genres", "image_url")),
+    (dim_track, ("track_key",), ("spotify_id", "duration_ms", "explicit", "isrc", "album_key")),
+    (bridge_track_artist, ("track_key", "artist_key"), ()),
+)
+# Spellings that normalize to one key ("Heroes - 2017 Remaster", "Heroes") keep the
+# smallest, so the stored name does not depend on which play arrived first.
+_NAMED = {"dim_album", "dim_artist", "dim_track"}
+
+
+@dataclass
+class WriteResult:
+    """What one batch did to the warehouse."""
+
+    received: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    def __iadd__(self, other: WriteResult) -> WriteResult:
+        self.received += other.received
+        self.inserted += other.inserted
+        self.duplicates += other.duplicates
+        self.quarantined += other.quarantined
+        return self
+
+
+def write_rows(conn: Connection, rows: Rows) -> WriteResult:
+    """Write one batch inside the caller's transaction."""
+    bulk = _BULK[conn.dialect.name]
+    raw = conn.connection.driver_connection
+    for table, conflict, fill in _DIMENSIONS:
+        values = _values_of(rows, table)
+        if values:
+            bulk(raw, table, conflict, fill, values)
+    inserted = bulk(raw, fact_play, ("play_id",), (), list(rows.plays)) if rows.plays else 0
+    write_quarantine(conn, rows.rejected, stage="processor")
+    return WriteResult(
+        received=len(rows.plays) + len(rows.rejected),
+        inserted=inserted,
+        duplicates=len(rows.plays) - inserted,
+        quarantined=len(rows.rejected),
+    )
+
+
+def write_quarantine(conn: Connection, rejected: Sequence[Rejected], *, stage: str) -> None:
+    """Keep bad messages with their reason; nothing is dropped silently."""
+    if not rejected:
+        return
+    now = datetime.now(UTC)
+    conn.execute(
+        insert(quarantine),
+        [
+            {
+                "received_at": now,
+                "stage": stage,
+                "reason": r.reason,
+                "user_key": r.user_key,
+                "event_id": r.event_id,
+                "payload": r.payload,
+            }
+            for r in rejected
+        ],
+    )
+
+
+def _values_of(rows: Rows, table: Table) -> list[tuple[Any, ...]]:
+    by_table: dict[str, Any] = {
+        "dim_date": rows.dates,
+        "dim_album": rows.albums,
+        "dim_artist": rows.artists,
+        "dim_track": rows.tracks,
+        "bridge_track_artist": rows.bridges,
+    }
+    return list(by_table[table.name].values())
+
+
+def _merge(table: str, fill: Sequence[str], excluded: str, collate: str) -> str:
+    sets = [f"{c} = COALESCE({table}.{c}, {excluded}.{c})" for c in fill]
+    when = [f"({table}.{c} IS NULL AND {excluded}.{c} IS NOT NULL)" for c in fill]
+    if table in _NAMED:
+        smaller = f"{excluded}.name{collate} < {table}.name{collate}"
+        sets.append(f"name = CASE WHEN {smaller} THEN {excluded}.name ELSE {table}.name END")
+        when.append(smaller)
+    return f"DO UPDATE SET {', '.join(sets)} WHERE {' OR '.join(when)}"
+
+
+def _on_conflict(
+    table: Table, conflict: Sequence[str], fill: Sequence[str], excluded: str, collate: str = ""
+) -> str:
+    action = _merge(table.name, fill, excluded, collate) if fill else "DO NOTHING"
+    return f"ON CONFLICT ({', '.join(conflict)}) {action}"
+
+
+# --- SQLite ----------------------------------------------------------------------------
+
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime(_SQLITE_TIME)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _sqlite_rows(table: Table, values: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    convert = [i for i, c in enumerate(table.columns) if isinstance(c.type, DateTime | Date)]
+    if not convert:
+        return list(values)
+    out = []
+    for row in values:
+        as_list = list(row)
+        for i in convert:
+            as_list[i] = _sqlite_value(as_list[i])
+        out.append(tuple(as_list))
+    return out
+
+
+def _sqlite_bulk(
+    raw: Any,
+    table: Table,
+    conflict: Sequence[str],
+    fill: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+) -> int:
+    columns = [c.name for c in table.columns]
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) "
+        f"VALUES ({', '.join('?' * len(columns))}) "
+        + _on_conflict(table, conflict, fill, "excluded")
+    )
+    cursor = raw.cursor()
+    try:
+        cursor.executemany(sql, _sqlite_rows(table, values))
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------
+
+
+def _postgres_bulk(
+    raw: Any,
+    table: Table,
+    conflict: Sequence[str],
+    fill: Sequence[str],
+    values: Sequence[tuple[Any, ...]],
+) -> int:
+    columns = ", ".join(c.name for c in table.columns)
+    stage = f"_stage_{table.name}"
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+            f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+        )
+        cursor.execute(f"TRUNCATE {stage}")
+        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for row in values:
+                copy.write_row(row)
+        cursor.execute(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {stage} "
+            + _on_conflict(table, conflict, fill, "EXCLUDED", ' COLLATE "C"')
+        )
+        return int(cursor.rowcount)
+
+
+_BULK: dict[str, Callable[[Any, Table, Sequence[str], Sequence[str], Sequence[Any]], int]] = {
+    "sqlite": _sqlite_bulk,
+    "postgresql": _postgres_bulk,
+}
