@@ -87,3 +87,25 @@ def load_settings(**overrides: object) -> Settings:
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return load_settings()
+
+
+def env_example() -> str:
+    """The text of `.env.example`: every setting, its description and its default."""
+    lines = [
+        "# Weekly Wrapped settings. Copy to .env and edit; every variable is optional.",
+        "# Regenerate with: python -m weekly_wrapped.config > .env.example",
+        "",
+    ]
+    for name, field in Settings.model_fields.items():
+        lines.append(f"# {field.description or ''}".rstrip())
+        default = field.default
+        shown = "" if default is None else getattr(default, "value", default)
+        if isinstance(shown, bool):
+            shown = str(shown).lower()
+        lines.append(f"# WRAPPED_{name.upper()}={shown}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(env_example(), end="")

@@ -28,7 +28,7 @@ from pydantic import (
 from weekly_wrapped import identity
 from weekly_wrapped.errors import InvalidEvent
 
-SCHEMA_NAME = "play.v1"
+SCHEMA_NAME: Literal["play.v1"] = "play.v1"
 Source = Literal["api", "export_extended", "export_account", "manual"]
 Kind = Literal["track", "episode", "audiobook"]
 

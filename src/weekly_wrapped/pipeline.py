@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -41,7 +42,7 @@ def generate(
     *,
     weeks: int,
     seed: int,
-    source: synthetic.SyntheticSource = "manual",
+    source: Literal["manual", "api"] = "manual",
     console: Console | None = None,
 ) -> WriteResult:
     """Generate synthetic listening for a user and publish it to the bus."""

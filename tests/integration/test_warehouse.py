@@ -127,9 +127,13 @@ def test_bad_events_go_to_quarantine_and_the_good_ones_still_land(engine: Engine
 def test_a_later_play_fills_what_an_earlier_one_lacked(engine: Engine) -> None:
     user = add_user(engine)
     bare = play(user, T0, album="Tidal", duration_ms=None)
-    richer_album = AlbumRef(name="Tidal", image_url="https://i.scdn.co/image/ab67", release_date="2024")
+    richer_album = AlbumRef(
+        name="Tidal", image_url="https://i.scdn.co/image/ab67", release_date="2024"
+    )
     richer = play(user, T0 + timedelta(minutes=5), duration_ms=211_000).model_copy(
-        update={"track": bare.track.model_copy(update={"album": richer_album, "duration_ms": 211_000})}
+        update={
+            "track": bare.track.model_copy(update={"album": richer_album, "duration_ms": 211_000})
+        }
     )
     poorer = play(user, T0 + timedelta(minutes=10), album="Tidal", duration_ms=None)
     processor = EmbeddedProcessor(engine)
@@ -155,8 +159,12 @@ events_strategy = st.lists(
 )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(specs=events_strategy, seed=st.integers(0, 2**32 - 1), batch=st.integers(1, 9))
 def test_shuffled_and_duplicated_batches_load_like_one_clean_load(
     database_factory: Callable[[str], Engine],
@@ -166,7 +174,14 @@ def test_shuffled_and_duplicated_batches_load_like_one_clean_load(
     batch: int,
 ) -> None:
     events = [
-        play(1, T0 + timedelta(minutes=m), artist=a, title=t, ms_played=ms if src == "api" and ms is None else (ms or 1), source=src)
+        play(
+            1,
+            T0 + timedelta(minutes=m),
+            artist=a,
+            title=t,
+            ms_played=ms if src == "api" and ms is None else (ms or 1),
+            source=src,
+        )
         for m, a, t, ms, src in specs
     ]
     clean, messy = database_factory(backend), database_factory(backend)
@@ -184,7 +199,9 @@ def test_shuffled_and_duplicated_batches_load_like_one_clean_load(
 
 def test_users_are_added_and_listed(engine: Engine) -> None:
     with engine.begin() as conn:
-        first = users.add_user(conn, name="Ada", email="ada@example.com", timezone="Pacific/Auckland")
+        first = users.add_user(
+            conn, name="Ada", email="ada@example.com", timezone="Pacific/Auckland"
+        )
         second = users.add_user(conn, name="Grace", weekly_email=False)
     with engine.connect() as conn:
         people = users.list_users(conn)
@@ -207,3 +224,27 @@ def test_users_are_added_and_listed(engine: Engine) -> None:
 def test_bad_user_details_are_refused(engine: Engine, kwargs: dict[str, Any], message: str) -> None:
     with engine.begin() as conn, pytest.raises(InvalidUser, match=message):
         users.add_user(conn, **kwargs)
+
+
+def test_every_fact_points_at_stored_dimensions(engine: Engine) -> None:
+    from weekly_wrapped.sources.synthetic import generate_plays
+
+    user = add_user(engine)
+    EmbeddedProcessor(engine, batch_size=500).process(
+        generate_plays(user, weeks=3, seed=11, end=T0, timezone="Europe/Berlin")
+    )
+    checks = {
+        "track": (fact_play.c.track_key, dim_track.c.track_key),
+        "artist": (fact_play.c.artist_key, dim_artist.c.artist_key),
+        "album": (fact_play.c.album_key, dim_album.c.album_key),
+        "date": (fact_play.c.local_date_key, dim_date.c.date_key),
+    }
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(fact_play)).scalar_one() > 100
+        for name, (fact_column, dim_column) in checks.items():
+            orphans = conn.execute(
+                select(func.count())
+                .select_from(fact_play)
+                .where(fact_column.is_not(None), fact_column.not_in(select(dim_column)))
+            ).scalar_one()
+            assert orphans == 0, f"plays pointing at a missing {name}"

@@ -102,9 +102,7 @@ def reestimate_neighbours(conn: Connection, plays: Sequence[PlayRow]) -> None:
             if (at := queries.as_utc(p.played_at))
         ]
         current = {p.play_id: p.ms_played for p in window}
-        changed = {
-            k: v for k, v in estimate_gaps(timed, None).items() if current[k] != v
-        }
+        changed = {k: v for k, v in estimate_gaps(timed, None).items() if current[k] != v}
         queries.set_ms_played(conn, changed)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+import datetime as dt
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from weekly_wrapped import identity
-from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.events import PlayEvent, TrackRef
 
 STREAM_MS = 30_000
 """Spotify's rule: a play of at least 30 s is a stream; shorter is a skip."""
@@ -62,10 +64,10 @@ class BridgeRow(NamedTuple):
 
 class DateRow(NamedTuple):
     date_key: int
-    date: date
+    date: dt.date
     iso_year: int
     iso_week: int
-    week_start: date
+    week_start: dt.date
     day_of_week: int
     month: int
     year: int
@@ -114,6 +116,7 @@ class Rows:
     bridges: dict[tuple[str, str], BridgeRow] = field(default_factory=dict)
     dates: dict[int, DateRow] = field(default_factory=dict)
     primary_artist: dict[str, str] = field(default_factory=dict)
+    seen_tracks: dict[str, tuple[TrackRef, str]] = field(default_factory=dict, repr=False)
     plays: list[PlayRow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -227,6 +230,10 @@ def _add_dimensions(event: PlayEvent, rows: Rows) -> TrackRow:
     track = event.track
     song = event.song_key
     key = track.id or "n:" + song
+    seen = rows.seen_tracks.get(key)
+    if seen is not None and (seen[0] is track or seen[0] == track) and seen[1] == event.kind:
+        return rows.tracks[key]
+    rows.seen_tracks[key] = (track, event.kind)
     performers = _performers(event)
     album_key = None
     if track.album is not None:
@@ -266,7 +273,7 @@ def merge_dimension(known: DimensionRow | None, new: DimensionRow) -> DimensionR
     """
     if known is None or known == new:
         return new
-    fills = {
+    fills: dict[str, Any] = {
         field: value
         for field, value in zip(new._fields, new, strict=True)
         if value is not None and getattr(known, field) is None
@@ -286,36 +293,60 @@ def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
 def _play_row(
     event: PlayEvent, zone: ZoneInfo, estimate: int | None, track: TrackRow, rows: Rows
 ) -> PlayRow:
-    local = event.played_at.astimezone(zone)
-    date_key = local.year * 10000 + local.month * 100 + local.day
+    date_key, local_hour = _local_slot(event.played_at, zone)
     if date_key not in rows.dates:
-        rows.dates[date_key] = date_row(local.date())
+        rows.dates[date_key] = date_row(event.played_at.astimezone(zone).date())
     extras = event.extras
     ms_played = event.ms_played if estimate is None else estimate
     assert ms_played is not None  # noqa: S101 - estimated whenever it was unknown
+    # Positional: this runs once per play, on the hot path of every import.
     return PlayRow(
-        play_id=event.event_id,
-        user_key=event.user_id,
-        track_key=track.track_key,
-        artist_key=rows.primary_artist[track.track_key],
-        album_key=track.album_key,
-        song_key=track.song_key,
-        played_at_utc=event.played_at,
-        time_precision=event.time_precision,
-        local_date_key=date_key,
-        local_hour=local.hour,
-        ms_played=ms_played,
-        ms_played_estimated=estimate is not None,
-        source=event.source,
-        kind=event.kind,
-        context_uri=event.context.uri if event.context is not None else None,
-        reason_start=extras.reason_start,
-        reason_end=extras.reason_end,
-        skipped=extras.skipped,
-        shuffle=extras.shuffle,
-        offline=extras.offline,
-        incognito=bool(extras.incognito),
+        event.event_id,
+        event.user_id,
+        track.track_key,
+        rows.primary_artist[track.track_key],
+        track.album_key,
+        track.song_key,
+        event.played_at,
+        event.time_precision,
+        date_key,
+        local_hour,
+        ms_played,
+        estimate is not None,
+        event.source,
+        event.kind,
+        event.context.uri if event.context is not None else None,
+        extras.reason_start,
+        extras.reason_end,
+        extras.skipped,
+        extras.shuffle,
+        extras.offline,
+        bool(extras.incognito),
     )
+
+
+_QUARTER_HOUR_S = 900
+
+
+@lru_cache(maxsize=262_144)
+def _slot_of_quarter(quarter: int, zone: ZoneInfo) -> tuple[int, int]:
+    local = datetime.fromtimestamp(quarter * _QUARTER_HOUR_S, UTC).astimezone(zone)
+    return local.year * 10000 + local.month * 100 + local.day, local.hour
+
+
+_QUARTER_HOURS_SINCE = datetime(1980, 1, 1, tzinfo=UTC)
+
+
+def _local_slot(played_at: datetime, zone: ZoneInfo) -> tuple[int, int]:
+    """(local_date_key, local_hour) of a play in the user's timezone.
+
+    Since 1980 every UTC offset, and every change of one, falls on a whole quarter
+    hour, so the answer is cached per quarter hour; older times are converted directly.
+    """
+    if played_at < _QUARTER_HOURS_SINCE:
+        local = played_at.astimezone(zone)
+        return local.year * 10000 + local.month * 100 + local.day, local.hour
+    return _slot_of_quarter(int(played_at.timestamp()) // _QUARTER_HOUR_S, zone)
 
 
 def date_row(day: date) -> DateRow:

@@ -191,6 +191,15 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
+def _fresh_name(rng: random.Random, taken: set[str]) -> str:
+    """An artist name no one has yet; numbered only when the word lists run dry."""
+    for _ in range(20):
+        name = _artist_name(rng)
+        if identity.normalize(name) not in taken:
+            break
+    return _unique(name, taken)
+
+
 def _title(rng: random.Random) -> str:
     shape = rng.randrange(4)
     if shape == 0:
@@ -203,7 +212,7 @@ def _title(rng: random.Random) -> str:
 def _artist_refs(rng: random.Random, count: int) -> list[ArtistRef]:
     taken: set[str] = set()
     names = [_unique(name, taken) for name in _UNICODE_ARTISTS[:count]]
-    names += [_unique(_artist_name(rng), taken) for _ in range(count - len(names))]
+    names += [_fresh_name(rng, taken) for _ in range(count - len(names))]
     rng.shuffle(names)
     return [ArtistRef(id=_spotify_id(rng), name=name) for name in names]
 
@@ -300,11 +309,15 @@ def _catalog_show(rng: random.Random, name: str) -> CatalogShow:
     return CatalogShow(ref, tuple(_episode(rng, ref, n) for n in range(1, 161)))
 
 
-@lru_cache(maxsize=8)
 def build_catalog(seed: int = 0, artists: int = 400) -> Catalog:
     """The fake music world for a seed; every user of that seed shares it."""
     if artists < 1:
         raise ValueError(f"a catalog needs at least one artist, not {artists}")
+    return _catalog(seed, artists)
+
+
+@lru_cache(maxsize=8)
+def _catalog(seed: int, artists: int) -> Catalog:
     rng = random.Random(f"catalog:{seed}")
     refs = _artist_refs(rng, artists)
     ranks = rng.sample(range(artists), artists)
@@ -493,8 +506,8 @@ class _Taste:
         total = sum(self._favourites.values()) or 1.0
         share = 0.75 if rotation else 0.9
         weights = [share * self._favourites[a] / total for a in favourites]
-        weights += [0.15 / len(rotation)] * len(rotation)
-        weights += [0.1 / len(discoveries)] * len(discoveries)
+        weights += [0.15 / max(1, len(rotation))] * len(rotation)
+        weights += [0.1 / max(1, len(discoveries))] * len(discoveries)
         if not weights:
             return _Week((0,), (1.0,))
         return _Week(tuple(favourites + rotation + discoveries), _cumulative(weights))

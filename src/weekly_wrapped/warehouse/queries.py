@@ -30,7 +30,9 @@ def timezones(conn: Connection, user_keys: Iterable[int]) -> dict[int, str]:
     return {row.user_key: row.timezone for row in found}
 
 
-def previous_play_ends(conn: Connection, first_played_at: dict[int, datetime]) -> dict[int, datetime]:
+def previous_play_ends(
+    conn: Connection, first_played_at: dict[int, datetime]
+) -> dict[int, datetime]:
     """For each user, the end of the latest stored play before the given time."""
     ends: dict[int, datetime] = {}
     for user_key, before in first_played_at.items():
@@ -125,7 +127,9 @@ def users_with_estimates_since(
     return {row.user_key for row in found}
 
 
-def plays_around(conn: Connection, user_key: int, first: datetime, last: datetime) -> list[Row[Any]]:
+def plays_around(
+    conn: Connection, user_key: int, first: datetime, last: datetime
+) -> list[Row[Any]]:
     """A user's plays from the one before `first` to the one after `last`, in time order."""
     user = fact_play.c.user_key == user_key
     at = fact_play.c.played_at_utc

@@ -126,12 +126,12 @@ def _on_conflict(
 
 # --- SQLite ----------------------------------------------------------------------------
 
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
-
 
 def _sqlite_value(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime(_SQLITE_TIME)
+        # SQLAlchemy's SQLite storage format: naive UTC with microseconds.
+        naive = (value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None)
+        return naive.isoformat(" ", "microseconds")
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value

@@ -1,51 +1,32 @@
-"""The `wrapped` command line: thin commands over the library, errors as one clear line."""
+"""Commands for the warehouse: init, users, synthetic listening, a week's summary, the schema."""
 
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy import Engine
 
 from weekly_wrapped import pipeline
-from weekly_wrapped.config import Settings, get_settings
-from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
+from weekly_wrapped.config import get_settings
 from weekly_wrapped.events import json_schema
 from weekly_wrapped.warehouse import db, queries, users
 from weekly_wrapped.weeks import last_complete_week, parse_week, week_label
 
-app = typer.Typer(
-    help="Weekly Wrapped: your Spotify listening, recapped every week.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-)
 users_app = typer.Typer(help="Add and list the people whose listening is recapped.")
 app.add_typer(users_app, name="users")
 
-out = Console()
-err = Console(stderr=True)
-
 Format = Literal["table", "json"]
-UserOption = Annotated[int, typer.Option("--user", "-u", help="User id (see `wrapped users list`).")]
-
-
-def _engine(settings: Settings, *, check: bool = True) -> Engine:
-    engine = db.connect(settings.db_url)
-    if check:
-        db.require_current(engine)
-    return engine
 
 
 @app.command()
 def init() -> None:
     """Create the warehouse, or upgrade it to the newest schema."""
     settings = get_settings()
-    engine = _engine(settings, check=False)
+    engine = open_engine(settings, check=False)
     revision = db.upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
     out.print(f"[green]Warehouse ready[/] at {where} (schema revision {revision})")
@@ -59,7 +40,7 @@ def users_add(
     weekly_email: Annotated[bool, typer.Option(help="Send the weekly email.")] = True,
 ) -> None:
     """Add a user and print their new id."""
-    engine = _engine(get_settings())
+    engine = open_engine(get_settings())
     with engine.begin() as conn:
         user_key = users.add_user(
             conn, name=name, email=email, timezone=timezone, weekly_email=weekly_email
@@ -72,7 +53,7 @@ def users_list(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List users."""
-    engine = _engine(get_settings())
+    engine = open_engine(get_settings())
     with engine.connect() as conn:
         people = users.list_users(conn)
     if format == "json":
@@ -92,8 +73,9 @@ def users_list(
     table = Table("id", "name", "email", "timezone", "weekly email", "spotify")
     for u in people:
         weekly = "yes" if u.weekly_email else "no"
-        table.add_row(str(u.user_key), u.display_name, u.email or "", u.timezone, weekly,
-                      u.auth_status)
+        table.add_row(
+            str(u.user_key), u.display_name, u.email or "", u.timezone, weekly, u.auth_status
+        )
     out.print(table)
 
 
@@ -108,9 +90,10 @@ def generate(
 ) -> None:
     """Make realistic synthetic listening for a user and load it through the pipeline."""
     settings = get_settings()
-    engine = _engine(settings)
-    result = pipeline.generate(engine, settings, user, weeks=weeks, seed=seed, source=source,
-                               console=err)
+    engine = open_engine(settings)
+    result = pipeline.generate(
+        engine, settings, user, weeks=weeks, seed=seed, source=source, console=err
+    )
     out.print(
         f"Generated {result.received:,} plays for user {user}: "
         f"{result.inserted:,} new, {result.duplicates:,} already there, "
@@ -121,10 +104,12 @@ def generate(
 @app.command()
 def summary(
     user: UserOption,
-    week: Annotated[str | None, typer.Option(help="ISO week, e.g. 2026-W47. Default: the last complete week.")] = None,
+    week: Annotated[
+        str | None, typer.Option(help="ISO week, e.g. 2026-W47. Default: the last complete week.")
+    ] = None,
 ) -> None:
     """A short summary of one week's listening."""
-    engine = _engine(get_settings())
+    engine = open_engine(get_settings())
     with engine.connect() as conn:
         person = users.get_user(conn, user)
         start = parse_week(week) if week else last_complete_week(person.timezone)
@@ -137,9 +122,7 @@ def summary(
     if s.plays == 0:
         out.print("No listening this week.")
         return
-    out.print(
-        f"{s.minutes:,.1f} minutes · {s.streams} streams · {s.skips} skips"
-    )
+    out.print(f"{s.minutes:,.1f} minutes · {s.streams} streams · {s.skips} skips")
     artists = Table("top artists", "minutes", title=None)
     for name, minutes in s.top_artists:
         artists.add_row(name, f"{minutes:,.1f}")
@@ -154,18 +137,3 @@ def summary(
 def schema() -> None:
     """Print the PlayEvent v1 JSON Schema that every producer must follow."""
     print(json.dumps(json_schema(), indent=2, sort_keys=True))
-
-
-def main() -> None:
-    """Run the CLI; a `WrappedError` becomes one line and a hint, never a traceback."""
-    try:
-        app()
-    except WrappedError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
-        if exc.hint:
-            err.print(f"[dim]hint:[/] {exc.hint}", highlight=False)
-        sys.exit(75 if exc.transient else 1)
-
-
-if __name__ == "__main__":
-    main()

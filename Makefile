@@ -1,0 +1,57 @@
+# The one door: install, demo, test, lint, bench.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+
+.PHONY: install demo test lint format bench docs clean pg-start pg-stop
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $@
+
+demo: install
+	@PATH="$(abspath $(BIN)):$$PATH" scripts/demo
+
+lint: install
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks
+
+# Starts PostgreSQL unless one is already running (and then leaves it running).
+test: lint
+	@already=$$(test -f .pg/url && echo yes); \
+	scripts/pg-start >/dev/null || exit 1; \
+	WRAPPED_TEST_PG_URL=$$(cat .pg/url) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	test -n "$$already" || scripts/pg-stop; \
+	exit $$status
+
+bench: install
+	@already=$$(test -f .pg/url && echo yes); \
+	scripts/pg-start >/dev/null || exit 1; \
+	WRAPPED_BENCH_PG_URL=$$(cat .pg/url) $(BIN)/python benchmarks/bench_write.py; status=$$?; \
+	test -n "$$already" || scripts/pg-stop; \
+	exit $$status
+
+# The CLI reference and .env.example are generated from the code; tests check they are current.
+docs: install
+	$(BIN)/python -m typer weekly_wrapped.cli utils docs --name wrapped > docs/cli.md
+	$(BIN)/python -m weekly_wrapped.config > .env.example
+
+pg-start:
+	@scripts/pg-start
+
+pg-stop:
+	@scripts/pg-stop
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,203 @@
+"""Write throughput: our bulk path against a naive ORM baseline, on SQLite and PostgreSQL.
+
+    python benchmarks/bench_write.py [--events 200000] [--naive-events 2000]
+
+The bulk path is the embedded processor (transform + executemany/COPY upserts).
+The baseline is what a first prototype does: ORM objects looked up, added and
+committed one play at a time. The baseline runs on fewer events (it is slow) and
+is reported as a rate. PostgreSQL comes from WRAPPED_BENCH_PG_URL or `.pg/url`
+(`make bench` starts one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, registry
+
+from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.processing.embedded import EmbeddedProcessor
+from weekly_wrapped.processing.transform import Context, transform
+from weekly_wrapped.sources.synthetic import build_catalog, generate_plays
+from weekly_wrapped.warehouse import db, schema, users
+
+ROOT = Path(__file__).resolve().parents[1]
+END = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@dataclass
+class Measurement:
+    backend: str
+    path: str
+    events: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+def synthetic_events(count: int) -> list[PlayEvent]:
+    """Enough users' listening to reach `count` plays, then cut to exactly `count`."""
+    catalog = build_catalog(seed=0)
+    events: list[PlayEvent] = []
+    user = 1
+    while len(events) < count:
+        events.extend(generate_plays(user, weeks=52, seed=user, end=END, catalog=catalog))
+        user += 1
+    return events[:count]
+
+
+def prepare(engine: Engine, user_count: int) -> None:
+    db.upgrade(engine)
+    with engine.begin() as conn:
+        for i in range(user_count):
+            users.add_user(conn, name=f"Listener {i + 1}", timezone="Europe/Berlin")
+
+
+def bulk_write(engine: Engine, events: Sequence[PlayEvent]) -> None:
+    result = EmbeddedProcessor(engine, batch_size=5000).process(events)
+    assert result.inserted == len(events), result
+
+
+class _Naive:
+    """ORM classes mapped onto the same tables, as a prototype would declare them."""
+
+
+def naive_write(engine: Engine, events: Sequence[PlayEvent]) -> None:
+    mapper = registry()
+    classes = {}
+    for table in (
+        schema.dim_date,
+        schema.dim_album,
+        schema.dim_artist,
+        schema.dim_track,
+        schema.bridge_track_artist,
+        schema.fact_play,
+    ):
+        cls = type(table.name, (_Naive,), {})
+        mapper.map_imperatively(cls, table)
+        classes[table.name] = (cls, table)
+    with engine.connect() as conn:
+        zones = {u.user_key: u.timezone for u in users.list_users(conn)}
+    try:
+        with Session(engine) as session:
+            for event in events:
+                rows = transform([event], Context(timezones=zones))
+                for name, values in (
+                    ("dim_date", rows.dates.values()),
+                    ("dim_album", rows.albums.values()),
+                    ("dim_artist", rows.artists.values()),
+                    ("dim_track", rows.tracks.values()),
+                    ("bridge_track_artist", rows.bridges.values()),
+                    ("fact_play", rows.plays),
+                ):
+                    cls, table = classes[name]
+                    for row in values:
+                        key = tuple(getattr(row, c.name) for c in table.primary_key.columns)
+                        if session.get(cls, key if len(key) > 1 else key[0]) is None:
+                            session.add(cls(**row._asdict()))
+                session.commit()
+    finally:
+        mapper.dispose()
+
+
+def timed(
+    backend: str,
+    path: str,
+    make_engine: Callable[[], Engine],
+    write: Callable[[Engine, Sequence[PlayEvent]], None],
+    events: Sequence[PlayEvent],
+) -> Measurement:
+    engine = make_engine()
+    prepare(engine, len({e.user_id for e in events}))
+    started = time.perf_counter()
+    write(engine, events)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return Measurement(backend, path, len(events), seconds)
+
+
+def sqlite_factory(folder: Path) -> Callable[[], Engine]:
+    counter = iter(range(1000))
+    return lambda: db.connect(f"sqlite:///{folder / f'bench-{next(counter)}.db'}")
+
+
+def postgres_factory(admin_url: str) -> Callable[[], Engine]:
+    admin = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
+    )
+    base = admin_url.rsplit("/", 1)[0]
+
+    def make() -> Engine:
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS wrapped_bench_write WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE wrapped_bench_write"))
+        return db.connect(f"{base}/wrapped_bench_write")
+
+    return make
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("WRAPPED_BENCH_PG_URL")
+    state = ROOT / ".pg" / "url"
+    return url or (state.read_text().strip() if state.exists() else None)
+
+
+def report(results: list[Measurement]) -> None:
+    print("\n| backend | path | events | seconds | events/s | × naive |")
+    print("|---|---|---:|---:|---:|---:|")
+    naive = {m.backend: m.rate for m in results if m.path == "naive ORM"}
+    for m in results:
+        ratio = m.rate / naive[m.backend] if m.backend in naive else float("nan")
+        print(
+            f"| {m.backend} | {m.path} | {m.events:,} | {m.seconds:.2f} | "
+            f"{m.rate:,.0f} | {ratio:,.1f}× |"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--naive-events", type=int, default=2_000)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    events = synthetic_events(args.events)
+    print(
+        f"generated {len(events):,} events from {len({e.user_id for e in events})} users "
+        f"in {time.perf_counter() - started:.1f}s"
+    )
+    sample = events[: args.naive_events]
+    results: list[Measurement] = []
+    with tempfile.TemporaryDirectory() as folder:
+        backends: list[tuple[str, Callable[[], Engine]]] = [
+            ("SQLite", sqlite_factory(Path(folder)))
+        ]
+        url = postgres_url()
+        if url:
+            backends.append(("PostgreSQL", postgres_factory(url)))
+        else:
+            print(
+                "no PostgreSQL (run `make bench`, or scripts/pg-start): SQLite only",
+                file=sys.stderr,
+            )
+        for name, factory in backends:
+            results.append(timed(name, "bulk (ours)", factory, bulk_write, events))
+            results.append(timed(name, "naive ORM", factory, naive_write, sample))
+            print(f"{name}: done", file=sys.stderr)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The `wrapped` command as a person runs it: real processes, real exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+
+def run(args: list[str], env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "weekly_wrapped.cli", *args],
+        env={**os.environ, "COLUMNS": "120", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if ok:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path) -> dict[str, str]:
+    return {"WRAPPED_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_a_first_run_from_init_to_a_weekly_summary(
+    backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    engine = database_factory(backend)
+    env = {
+        "WRAPPED_DATA_DIR": str(tmp_path),
+        "WRAPPED_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    assert "Warehouse ready" in run(["init"], env).stdout
+    user = run(["users", "add", "--name", "Ada", "--timezone", "Pacific/Auckland"], env).stdout
+    assert user.strip().isdigit()
+    listed = json.loads(run(["users", "list", "--format", "json"], env).stdout)
+    assert listed == [
+        {
+            "id": int(user),
+            "name": "Ada",
+            "email": None,
+            "timezone": "Pacific/Auckland",
+            "weekly_email": True,
+            "auth_status": "none",
+        }
+    ]
+    generated = run(["generate", "--user", user.strip(), "--weeks", "3", "--seed", "5"], env)
+    assert "quarantined" in generated.stdout
+    again = run(["generate", "--user", user.strip(), "--weeks", "3", "--seed", "5"], env)
+    assert ": 0 new" in again.stdout, "generating the same listening twice adds nothing"
+    summary = run(["summary", "--user", user.strip()], env).stdout
+    assert "minutes" in summary and "top artists" in summary
+
+
+@pytest.mark.parametrize(
+    ("args", "message", "hint"),
+    [
+        (["summary", "--user", "1"], "is not initialised", "wrapped init"),
+    ],
+)
+def test_commands_before_init_say_what_to_do(
+    sqlite_env: dict[str, str], args: list[str], message: str, hint: str
+) -> None:
+    result = run(args, sqlite_env, ok=False)
+    assert result.returncode == 1
+    assert message in result.stderr and hint in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["users", "add", "--name", "B", "--timezone", "Mars/Olympus"],
+            "unknown timezone 'Mars/Olympus'",
+        ),
+        (["users", "add", "--name", "B", "--email", "nope"], "not an email address: 'nope'"),
+        (["summary", "--user", "99"], "no user with id 99"),
+        (["summary", "--user", "1", "--week", "2026-47"], "not an ISO week: '2026-47'"),
+        (["summary", "--user", "1", "--week", "2026-W54"], "2026 has no week 54"),
+        (["generate", "--user", "99"], "no user with id 99"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_no_traceback(
+    sqlite_env: dict[str, str], args: list[str], message: str
+) -> None:
+    run(["init"], sqlite_env)
+    run(["users", "add", "--name", "Ada"], sqlite_env)
+    result = run(args, sqlite_env, ok=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {message}"), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_setting_names_its_variable(sqlite_env: dict[str, str]) -> None:
+    result = run(["init"], {**sqlite_env, "WRAPPED_BATCH_SIZE": "lots"}, ok=False)
+    assert result.returncode == 1
+    assert "WRAPPED_BATCH_SIZE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_a_transient_error(tmp_path: Path) -> None:
+    env = {"WRAPPED_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
+    result = run(["init"], env, ok=False)
+    assert result.returncode == 75
+    assert result.stderr.startswith("error: cannot reach the database")
