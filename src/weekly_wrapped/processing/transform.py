@@ -7,9 +7,9 @@ the same rows for the same input. What the transform needs from the warehouse
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-import datetime as dt
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, TypeVar
