@@ -60,6 +60,9 @@ def test_a_first_run_from_init_to_a_weekly_summary(
     assert ": 0 new" in again.stdout, "generating the same listening twice adds nothing"
     summary = run(["summary", "--user", user.strip()], env).stdout
     assert "minutes" in summary and "top artists" in summary
+    moved = run(["users", "update", "--user", user.strip(), "--timezone", "America/Lima"], env)
+    assert "America/Lima" in moved.stdout
+    assert "America/Lima" in run(["summary", "--user", user.strip()], env).stdout
 
 
 @pytest.mark.parametrize(

@@ -248,3 +248,16 @@ def test_every_fact_points_at_stored_dimensions(engine: Engine) -> None:
                 .where(fact_column.is_not(None), fact_column.not_in(select(dim_column)))
             ).scalar_one()
             assert orphans == 0, f"plays pointing at a missing {name}"
+
+
+def test_moving_timezone_moves_plays_to_their_new_local_days(engine: Engine) -> None:
+    user = add_user(engine, timezone="Europe/Berlin")
+    late_sunday_utc = datetime(2026, 11, 22, 22, 30, tzinfo=UTC)  # Sunday 23:30 in Berlin
+    EmbeddedProcessor(engine).process([play(user, late_sunday_utc)])
+    with engine.begin() as conn:
+        users.update_user(conn, user, timezone="Asia/Tokyo")  # Monday 07:30 in Tokyo
+    with engine.connect() as conn:
+        row = conn.execute(select(fact_play.c.local_date_key, fact_play.c.local_hour)).one()
+        person = users.get_user(conn, user)
+    assert (row.local_date_key, row.local_hour, person.timezone) == (20261123, 7, "Asia/Tokyo")
+    assert count(engine, dim_date) == 2

@@ -48,6 +48,27 @@ def users_add(
     print(user_key)
 
 
+@users_app.command("update")
+def users_update(
+    user: UserOption,
+    name: Annotated[str | None, typer.Option(help="New display name.")] = None,
+    email: Annotated[str | None, typer.Option(help="New email address.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="New IANA timezone; plays move to their new local days.")
+    ] = None,
+    weekly_email: Annotated[
+        bool | None, typer.Option("--weekly-email/--no-weekly-email", help="Opt in or out.")
+    ] = None,
+) -> None:
+    """Change a user's name, email, timezone or weekly-email choice."""
+    engine = open_engine(get_settings())
+    with engine.begin() as conn:
+        person = users.update_user(
+            conn, user, name=name, email=email, weekly_email=weekly_email, timezone=timezone
+        )
+    out.print(f"Updated user {person.user_key}: {person.display_name}, {person.timezone}")
+
+
 @users_app.command("list")
 def users_list(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = "table",

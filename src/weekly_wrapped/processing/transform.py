@@ -293,7 +293,7 @@ def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
 def _play_row(
     event: PlayEvent, zone: ZoneInfo, estimate: int | None, track: TrackRow, rows: Rows
 ) -> PlayRow:
-    date_key, local_hour = _local_slot(event.played_at, zone)
+    date_key, local_hour = local_slot(event.played_at, zone)
     if date_key not in rows.dates:
         rows.dates[date_key] = date_row(event.played_at.astimezone(zone).date())
     extras = event.extras
@@ -337,7 +337,7 @@ def _slot_of_quarter(quarter: int, zone: ZoneInfo) -> tuple[int, int]:
 _QUARTER_HOURS_SINCE = datetime(1980, 1, 1, tzinfo=UTC)
 
 
-def _local_slot(played_at: datetime, zone: ZoneInfo) -> tuple[int, int]:
+def local_slot(played_at: datetime, zone: ZoneInfo) -> tuple[int, int]:
     """(local_date_key, local_hour) of a play in the user's timezone.
 
     Since 1980 every UTC offset, and every change of one, falls on a whole quarter

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from weekly_wrapped.errors import TerminalError, UnknownUser
-from weekly_wrapped.warehouse.schema import dim_user
+from weekly_wrapped.processing.transform import Rows, date_row, local_slot
+from weekly_wrapped.warehouse.queries import as_utc
+from weekly_wrapped.warehouse.schema import dim_user, fact_play
+from weekly_wrapped.warehouse.writer import write_rows
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -89,3 +92,64 @@ def get_user(conn: Connection, user_key: int) -> User:
 def list_users(conn: Connection) -> list[User]:
     rows = conn.execute(select(dim_user).order_by(dim_user.c.user_key))
     return [User(**row._mapping) for row in rows]
+
+
+def update_user(
+    conn: Connection,
+    user_key: int,
+    *,
+    name: str | None = None,
+    email: str | None = None,
+    weekly_email: bool | None = None,
+    timezone: str | None = None,
+) -> User:
+    """Change a user's details; a new timezone moves their plays to their new local days."""
+    user = get_user(conn, user_key)
+    changes: dict[str, object] = {}
+    if name is not None:
+        if not name.strip():
+            raise InvalidUser("a user needs a name")
+        changes["display_name"] = name.strip()
+    if email is not None:
+        changes["email"] = check_email(email)
+    if weekly_email is not None:
+        changes["weekly_email"] = weekly_email
+    if timezone is not None and timezone != user.timezone:
+        changes["timezone"] = check_timezone(timezone)
+    if changes:
+        conn.execute(update(dim_user).where(dim_user.c.user_key == user_key).values(**changes))
+    if "timezone" in changes:
+        relocate_plays(conn, user_key, timezone or "UTC")
+    return get_user(conn, user_key)
+
+
+def relocate_plays(conn: Connection, user_key: int, timezone: str, batch: int = 20_000) -> int:
+    """Recompute `local_date_key`/`local_hour` of a user's plays for a new timezone.
+
+    SQLite has no time zones, so local days are stored with each play; this keeps
+    the weekly stats honest after a move.
+    """
+    zone = ZoneInfo(timezone)
+    moved, after = 0, ""
+    while chunk := conn.execute(
+        select(fact_play.c.play_id, fact_play.c.played_at_utc)
+        .where(fact_play.c.user_key == user_key, fact_play.c.play_id > after)
+        .order_by(fact_play.c.play_id)
+        .limit(batch)
+    ).all():
+        slots = [(p.play_id, *local_slot(as_utc(p.played_at_utc), zone)) for p in chunk]
+        days = {date_key: date_row(_day(date_key)) for _, date_key, _ in slots}
+        write_rows(conn, Rows(dates=days))
+        conn.execute(
+            update(fact_play)
+            .where(fact_play.c.play_id == bindparam("pid"))
+            .values(local_date_key=bindparam("day"), local_hour=bindparam("hour")),
+            [{"pid": pid, "day": day, "hour": hour} for pid, day, hour in slots],
+        )
+        moved += len(chunk)
+        after = chunk[-1].play_id
+    return moved
+
+
+def _day(date_key: int) -> date:
+    return date(date_key // 10000, date_key // 100 % 100, date_key % 100)
