@@ -43,7 +43,7 @@ class PostgresDatabases:
     def __init__(self, admin_url: str, worker: str) -> None:
         self.admin = create_engine(_psycopg(admin_url), isolation_level="AUTOCOMMIT")
         self.base = admin_url.rsplit("/", 1)[0]
-        self.template = f"wrapped_template_{worker}"
+        self.template = f"wrapped_template_{worker}_{uuid.uuid4().hex[:8]}"
         self.created: list[str] = []
         with self.admin.connect() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS {self.template} WITH (FORCE)"))
