@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev
+# Two workers: many tests wait on subprocesses, servers and PostgreSQL.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: install demo test lint format bench docs clean pg-start pg-stop
 

@@ -38,6 +38,45 @@ class Settings(BaseSettings):
     writer: Literal["offline", "gemini", "openai"] = "offline"
     """Who writes the weekly story: the deterministic offline writer or an LLM."""
 
+    writer_language: str = "English"
+    """Language of the stories an LLM writes (numbers stay in digits, as 1,234.5)."""
+
+    writer_tone: str = "warm, playful and concise, like a friend who loves music"
+    """Tone of voice of the stories an LLM writes."""
+
+    writer_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Seconds to wait for one answer from the LLM before giving up on that request."""
+
+    writer_retries: int = Field(default=1, ge=0, le=5)
+    """Retries of an LLM request that hit a rate limit (429), a 5xx or a timeout."""
+
+    writer_deadline_s: float = Field(default=90.0, gt=0, le=3600)
+    """Most seconds an LLM may spend on one story, retries included; then the offline writer."""
+
+    writer_token_budget: int = Field(default=200_000, ge=0, le=100_000_000)
+    """Most LLM tokens (prompt and answer) one run may use; past it, the offline writer writes."""
+
+    gemini_api_key: SecretStr | None = None
+    """API key for WRAPPED_WRITER=gemini (Google AI Studio)."""
+
+    gemini_model: str = "gemini-3.8-flash"
+    """The Gemini model that writes stories."""
+
+    gemini_base_url: str | None = None
+    """Gemini API endpoint, for proxies and tests. Default: Google's."""
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    """Any OpenAI-compatible endpoint: OpenAI, Ollama (http://127.0.0.1:11434/v1), vLLM, llama.cpp."""
+
+    openai_api_key: SecretStr | None = None
+    """API key for WRAPPED_WRITER=openai; local servers (Ollama, llama.cpp) need none."""
+
+    openai_model: str = "gpt-5-mini"
+    """The model that writes stories, e.g. gpt-5-mini, or llama3.2 on Ollama."""
+
+    openai_output: Literal["auto", "json_schema", "json_object"] = "auto"
+    """Structured output: json_schema (strict schema), json_object (JSON mode), or auto (try both)."""
+
     email: Literal["outbox", "smtp"] = "outbox"
     """Delivery: write .eml files to the outbox folder, or send through SMTP."""
 
@@ -51,10 +90,76 @@ class Settings(BaseSettings):
     """Events whose `played_at` is further than this in the future are quarantined."""
 
     secret_key: SecretStr | None = None
-    """Key for encrypting tokens at rest and signing links (Fernet, 32 url-safe base64 bytes)."""
+    """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    """Base URL of the web service; links in emails (such as unsubscribe) start with it."""
+
+    smtp_host: str | None = None
+    """SMTP server for WRAPPED_EMAIL=smtp, e.g. smtp.gmail.com."""
+
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    """SMTP port: 587 for STARTTLS, 465 for implicit TLS."""
+
+    smtp_security: Literal["auto", "starttls", "ssl", "none"] = "auto"
+    """SMTP security: auto (TLS on 465, else STARTTLS), starttls, ssl, or none (local relay)."""
+
+    smtp_username: str | None = None
+    """SMTP login, e.g. your Gmail address. Unset: no login."""
+
+    smtp_password: SecretStr | None = None
+    """SMTP password, e.g. a Gmail app password."""
+
+    smtp_from: str = "Weekly Wrapped <wrapped@localhost>"
+    """The From address of every email, in the outbox too."""
+
+    smtp_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    """Seconds to wait for the SMTP server at each step before giving up on the attempt."""
+
+    smtp_ca_file: Path | None = None
+    """CA certificates (PEM) to trust for the SMTP server. Default: the system's."""
+
+    email_attempts: int = Field(default=4, ge=1, le=10)
+    """Tries per email when a failure is temporary (connection refused, 4xx replies)."""
+
+    email_backoff_s: float = Field(default=2.0, ge=0, le=60)
+    """Wait before the first retry of an email; it doubles on each retry, up to 60 s."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """Logging level for the CLI and services."""
+
+    spotify_client_id: str | None = None
+    """Client ID of your Spotify app (developer dashboard); needed to log in and poll."""
+
+    spotify_client_secret: SecretStr | None = None
+    """Client secret of your Spotify app. Optional: login uses PKCE without it."""
+
+    spotify_redirect_uri: str = "http://127.0.0.1:8765/callback"
+    """Redirect URI registered in your Spotify app: https, or a loopback IP (not localhost)."""
+
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    """Base URL of the Spotify Web API."""
+
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    """Base URL of the Spotify accounts service (authorize and token endpoints)."""
+
+    spotify_max_wait: float = Field(default=60.0, ge=0, le=3600)
+    """Seconds to wait on a 429 before retrying; a longer Retry-After skips the user this round."""
+
+    spotify_request_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds to wait for one answer from Spotify before counting it as failed."""
+
+    spotify_retries: int = Field(default=3, ge=0, le=10)
+    """Retries, with backoff, of a Spotify request that failed with a 5xx or a broken answer."""
+
+    spotify_max_in_flight: int = Field(default=8, ge=1, le=64)
+    """Users polled at once; a slow or rate-limited user never holds up the others."""
+
+    spotify_requests_per_second: float = Field(default=60.0, gt=0, le=10_000)
+    """Most requests per second one `wrapped` process sends to Spotify, across all users."""
+
+    spotify_enrich_budget: int = Field(default=200, ge=0, le=100_000)
+    """Most Spotify requests one `wrapped enrich` run may make (`--limit` overrides)."""
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

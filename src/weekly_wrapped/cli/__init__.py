@@ -9,7 +9,14 @@ import sys
 
 from rich.text import Text
 
-from weekly_wrapped.cli import warehouse  # noqa: F401  (registers commands)
+from weekly_wrapped.cli import (  # noqa: F401  (registers commands)
+    imports,
+    recap,
+    send,
+    spotify,
+    stats,
+    warehouse,
+)
 from weekly_wrapped.cli.app import app, err
 from weekly_wrapped.errors import WrappedError
 

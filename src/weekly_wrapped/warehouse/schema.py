@@ -23,8 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    literal_column,
     true,
 )
+
+from weekly_wrapped.processing.transform import STREAM_MS
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -135,10 +138,29 @@ fact_play = Table(
     Column("incognito", Boolean, nullable=False, server_default="0"),
     Index("ix_fact_play_user_played_at", "user_key", "played_at_utc"),
     Index("ix_fact_play_user_local_date", "user_key", "local_date_key"),
-    # The stats' whole-history questions ("first stream ever", "back after 8 weeks")
-    # read an artist's or a song's latest earlier stream from these, whatever the history.
-    Index("ix_fact_play_user_artist_played_at", "user_key", "artist_key", "played_at_utc"),
-    Index("ix_fact_play_user_song_played_at", "user_key", "song_key", "played_at_utc"),
+)
+# The stats' whole-history questions ("first stream ever", "back after 8 weeks") read an
+# artist's or a song's latest earlier music stream from these alone, whatever the history.
+_MUSIC_STREAM = (fact_play.c.kind == literal_column("'track'")) & (
+    fact_play.c.ms_played >= literal_column(str(STREAM_MS))
+)
+Index(
+    "ix_fact_play_artist_streams",
+    fact_play.c.user_key,
+    fact_play.c.artist_key,
+    fact_play.c.played_at_utc,
+    fact_play.c.incognito,
+    sqlite_where=_MUSIC_STREAM,
+    postgresql_where=_MUSIC_STREAM,
+)
+Index(
+    "ix_fact_play_song_streams",
+    fact_play.c.user_key,
+    fact_play.c.song_key,
+    fact_play.c.played_at_utc,
+    fact_play.c.incognito,
+    sqlite_where=_MUSIC_STREAM,
+    postgresql_where=_MUSIC_STREAM,
 )
 # Only API plays have an estimated ms_played; this small index finds them for re-estimation.
 Index(
@@ -147,6 +169,37 @@ Index(
     fact_play.c.played_at_utc,
     sqlite_where=fact_play.c.ms_played_estimated == true(),
     postgresql_where=fact_play.c.ms_played_estimated == true(),
+)
+
+# A play that another source also reported (DESIGN §3) is stored once, in fact_play;
+# the other reports are kept here with the play they merged into, so matching can be
+# redone exactly when a new play arrives and nothing a source said is lost.
+fact_play_merged = Table(
+    "fact_play_merged",
+    metadata,
+    Column("play_id", String(32), primary_key=True),
+    Column("user_key", Integer, nullable=False),
+    Column("track_key", KEY, nullable=False),
+    Column("artist_key", KEY, nullable=False),
+    Column("album_key", KEY),
+    Column("song_key", String(40), nullable=False),
+    Column("played_at_utc", Timestamp, nullable=False),
+    Column("time_precision", String(3), nullable=False),
+    Column("local_date_key", Integer, nullable=False),
+    Column("local_hour", SmallInteger, nullable=False),
+    Column("ms_played", BigInteger, nullable=False),
+    Column("ms_played_estimated", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("context_uri", Text),
+    Column("reason_start", String(32)),
+    Column("reason_end", String(32)),
+    Column("skipped", Boolean),
+    Column("shuffle", Boolean),
+    Column("offline", Boolean),
+    Column("incognito", Boolean, nullable=False, server_default="0"),
+    Column("merged_into", String(32), nullable=False),
+    Index("ix_fact_play_merged_user_song_played_at", "user_key", "song_key", "played_at_utc"),
 )
 
 recap = Table(
@@ -159,6 +212,10 @@ recap = Table(
     Column("writer", String(32), nullable=False),
     Column("model", String(128)),
     Column("created_at", Timestamp, nullable=False),
+    # Drafts the chosen writer was asked for (an LLM gets one retry), and what the
+    # grounding check found, including why an LLM's story fell back to the offline one.
+    Column("attempts", Integer, nullable=False, server_default="1"),
+    Column("grounding", JSON),
 )
 
 delivery = Table(
@@ -206,6 +263,28 @@ coverage_gap = Table(
     Index("ix_coverage_gap_user_start", "user_key", "start_utc"),
 )
 
+# A source that asked to be left alone (Spotify's 429 Retry-After can be hours) is
+# not asked again before `not_before`, even by the next cron run.
+poll_backoff = Table(
+    "poll_backoff",
+    metadata,
+    Column("user_key", Integer, ForeignKey("dim_user.user_key"), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("not_before", Timestamp, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Every Spotify lookup enrichment made, found or not, so no entity is fetched twice.
+spotify_lookup = Table(
+    "spotify_lookup",
+    metadata,
+    Column("entity", String(8), primary_key=True),
+    Column("entity_key", KEY, primary_key=True),
+    Column("spotify_id", String(64)),
+    Column("outcome", String(16), nullable=False),
+    Column("looked_up_at", Timestamp, nullable=False),
+)
+
 import_job = Table(
     "import_job",
     metadata,
@@ -245,11 +324,14 @@ __all__ = [
     "bridge_track_artist",
     "dim_date",
     "fact_play",
+    "fact_play_merged",
     "recap",
     "delivery",
     "oauth_token",
     "ingest_cursor",
     "coverage_gap",
+    "poll_backoff",
+    "spotify_lookup",
     "import_job",
     "quarantine",
 ]
