@@ -1,4 +1,8 @@
-"""The embedded processor: validates micro-batches and writes them to the warehouse."""
+"""The embedded processor: validates micro-batches and writes them to the warehouse.
+
+Each batch: decode and validate, drop plays already stored (by event id), transform,
+match plays that another source also reported (`processing.dedupe`), then write.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from sqlalchemy import Connection, Engine
 
 from weekly_wrapped.errors import InvalidEvent
 from weekly_wrapped.events import PlayEvent, parse_event
+from weekly_wrapped.processing import dedupe
 from weekly_wrapped.processing.transform import (
     Context,
     PlayRow,
@@ -21,7 +26,15 @@ from weekly_wrapped.processing.transform import (
     transform,
 )
 from weekly_wrapped.warehouse import queries
-from weekly_wrapped.warehouse.writer import WriteResult, write_rows
+from weekly_wrapped.warehouse.schema import fact_play, fact_play_merged
+from weekly_wrapped.warehouse.writer import (
+    WriteResult,
+    delete_plays,
+    write_dimensions,
+    write_merged,
+    write_plays,
+    write_quarantine,
+)
 
 Message = PlayEvent | bytes | str | dict[str, Any]
 
@@ -64,19 +77,110 @@ class EmbeddedProcessor:
 
     def process_batch(self, batch: Sequence[Message]) -> WriteResult:
         """Validate, transform and write one batch atomically; bad events go to quarantine."""
-        events, rejected = decode(batch)
         with self.engine.begin() as conn:
-            context = Context(
-                timezones=queries.timezones(conn, (e.user_id for e in events)),
-                previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
-                now=datetime.now(UTC),
-                max_future_skew=self.max_future_skew,
-            )
-            rows = transform(events, context)
-            rows.rejected[:0] = rejected
-            result = write_rows(conn, rows)
-            reestimate_neighbours(conn, rows.plays)
-            return result
+            return self.write_batch(conn, batch)
+
+    def write_batch(self, conn: Connection, batch: Sequence[Message]) -> WriteResult:
+        """Like `process_batch`, inside the caller's transaction (an import writes a file at once)."""
+        events, rejected = decode(batch)
+        fresh = unseen(conn, events)
+        result = self.write_new(conn, fresh, rejected)
+        result.received = len(batch)
+        result.duplicates += len(events) - len(fresh)
+        return result
+
+    def write_new(
+        self, conn: Connection, events: Sequence[PlayEvent], rejected: Sequence[Rejected] = ()
+    ) -> WriteResult:
+        """Write events that `unseen` found new in this transaction; quarantine `rejected`."""
+        context = Context(
+            timezones=queries.timezones(conn, (e.user_id for e in events)),
+            previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
+            now=datetime.now(UTC),
+            max_future_skew=self.max_future_skew,
+        )
+        rows = transform(events, context)
+        rows.rejected[:0] = rejected
+        plan = plan_merges(conn, rows.plays)
+        write_dimensions(conn, rows)
+        added, conflicts = apply_merge_plan(conn, plan)
+        write_quarantine(conn, rows.rejected, stage="processor")
+        reestimate_neighbours(conn, [*plan.store, *plan.unstore])
+        return WriteResult(
+            received=len(events) + len(rejected),
+            inserted=added,
+            duplicates=conflicts,
+            merged=len(rows.plays) - added - conflicts,
+            quarantined=len(rows.rejected),
+        )
+
+
+def unseen(conn: Connection, events: Sequence[PlayEvent]) -> list[PlayEvent]:
+    """The events not yet in the warehouse, each once: re-sent plays change nothing."""
+    known = queries.known_play_ids(conn, [e.event_id for e in events])
+    fresh: list[PlayEvent] = []
+    for event in events:
+        if event.event_id not in known:
+            known.add(event.event_id)
+            fresh.append(event)
+    return fresh
+
+
+def plan_merges(conn: Connection, plays: Sequence[PlayRow]) -> dedupe.MergePlan:
+    """Match new plays with what other sources reported; plays of other sources just land."""
+    plan = dedupe.MergePlan(store=[p for p in plays if not dedupe.mergeable(p)])
+    by_user: dict[int, list[PlayRow]] = {}
+    for play in plays:
+        if dedupe.mergeable(play):
+            by_user.setdefault(play.user_key, []).append(play)
+    for user_key, incoming in by_user.items():
+        user_plan = dedupe.plan(incoming, known_components(conn, user_key, incoming))
+        plan.store += user_plan.store
+        plan.unstore += user_plan.unstore
+        plan.merge += user_plan.merge
+        plan.unmerge += user_plan.unmerge
+    return plan
+
+
+def known_components(
+    conn: Connection, user_key: int, incoming: Sequence[PlayRow]
+) -> list[queries.MergeablePlay]:
+    """Every known play in the chains of plays (of one song, near in time) that `incoming` touch.
+
+    Reads spans around the new plays, and widens them until no chain runs past an edge.
+    """
+    songs = {p.song_key for p in incoming}
+    found: dict[str, queries.MergeablePlay] = {}
+    covered: list[queries.Span] = []
+    wanted = dedupe.spans_around([p.played_at_utc for p in incoming])
+    while wanted:
+        for known in queries.mergeable_plays(conn, user_key, songs, wanted, dedupe.PRIORITY):
+            found[known[0].play_id] = known
+        if not found:
+            return []  # the spans read cover every chain of the new plays alone
+        covered += wanted
+        touched = _touched(incoming, found)
+        wanted = dedupe.uncovered([dedupe.reach_of(chain) for chain in touched], covered)
+    return [
+        found[p.play_id] for chain in _touched(incoming, found) for p in chain if p.play_id in found
+    ]
+
+
+def _touched(
+    incoming: Sequence[PlayRow], found: dict[str, queries.MergeablePlay]
+) -> list[list[PlayRow]]:
+    new = {p.play_id for p in incoming}
+    chains = dedupe.components([*incoming, *(play for play, _ in found.values())])
+    return [chain for chain in chains if any(p.play_id in new for p in chain)]
+
+
+def apply_merge_plan(conn: Connection, plan: dedupe.MergePlan) -> tuple[int, int]:
+    """Write a merge plan; return (how many more stored plays, plays already there)."""
+    delete_plays(conn, fact_play_merged, plan.unmerge)
+    removed = delete_plays(conn, fact_play, [p.play_id for p in plan.unstore])
+    inserted = write_plays(conn, plan.store)
+    write_merged(conn, plan.merge)
+    return inserted - removed, len(plan.store) - inserted
 
 
 def reestimate_neighbours(conn: Connection, plays: Sequence[PlayRow]) -> None:

@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, case, false, func, select, true, update
+import orjson
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    String,
+    Table,
+    any_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 
-from weekly_wrapped.processing.transform import STREAM_MS
-from weekly_wrapped.warehouse.schema import dim_artist, dim_track, dim_user, fact_play
+from weekly_wrapped.processing.transform import STREAM_MS, PlayRow
+from weekly_wrapped.warehouse.schema import (
+    dim_artist,
+    dim_track,
+    dim_user,
+    fact_play,
+    fact_play_merged,
+)
 from weekly_wrapped.weeks import week_date_keys
 
 
@@ -164,3 +190,139 @@ def set_ms_played(conn: Connection, estimates: dict[str, int]) -> None:
             .values(ms_played=bindparam("ms")),
             [{"pid": k, "ms": v} for k, v in estimates.items()],
         )
+
+
+def _one_of(conn: Connection, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """``column IN values`` as one parameter: an array on PostgreSQL, JSON text on SQLite.
+
+    One parameter keeps the statement cached and cheap however many values there are.
+    """
+    if conn.dialect.name == "postgresql":
+        as_array: ColumnElement[bool] = column == any_(
+            bindparam(None, list(values), type_=ARRAY(String))
+        )
+        return as_array
+    each = select(text("value")).select_from(
+        func.json_each(bindparam(None, orjson.dumps(list(values)).decode(), type_=String))
+    )
+    as_json: ColumnElement[bool] = column.in_(each.scalar_subquery())
+    return as_json
+
+
+def known_play_ids(conn: Connection, play_ids: Sequence[str]) -> set[str]:
+    """Those of `play_ids` already in the warehouse, stored or merged into another play."""
+    if not play_ids:
+        return set()
+    queries = [
+        select(table.c.play_id).where(_one_of(conn, table.c.play_id, play_ids))
+        for table in (fact_play, fact_play_merged)
+    ]
+    return set(conn.execute(union_all(*queries)).scalars())
+
+
+Span = tuple[datetime, datetime]
+MergeablePlay = tuple[PlayRow, str | None]
+
+
+def mergeable_plays(
+    conn: Connection,
+    user_key: int,
+    song_keys: Collection[str],
+    spans: Sequence[Span],
+    sources: Collection[str],
+) -> list[MergeablePlay]:
+    """A user's plays of these songs in these time spans, stored or merged.
+
+    Each comes with the id of the play it is merged into, or None when it is stored.
+    """
+    if not song_keys or not spans:
+        return []
+    songs, kinds = sorted(song_keys), sorted(sources)
+
+    def part(table: Table, merged_into: Any) -> Any:
+        at = table.c.played_at_utc
+        return select(*(table.c[c.name] for c in fact_play.columns), merged_into).where(
+            table.c.user_key == user_key,
+            table.c.source.in_(kinds),
+            _one_of(conn, table.c.song_key, songs),
+            or_(*(at.between(first, last) for first, last in spans)),
+        )
+
+    stored = part(fact_play, literal(None, String(32)).label("merged_into"))
+    merged = part(fact_play_merged, fact_play_merged.c.merged_into)
+    return [
+        (PlayRow(*row[:-1])._replace(played_at_utc=as_utc(row.played_at_utc)), row[-1])
+        for row in conn.execute(union_all(stored, merged))
+    ]
+
+
+@dataclass(frozen=True)
+class YearTotals:
+    """One year of a user's music (incognito plays left out, as in the stats)."""
+
+    year: int
+    plays: int
+    minutes: float
+    top_artist: str | None
+    podcast_minutes: float
+
+
+def yearly_totals(
+    conn: Connection, user_key: int, first_year: int, last_year: int
+) -> list[YearTotals]:
+    """Plays, minutes and the top artist by minutes, per local year: one grouped scan."""
+    year = (fact_play.c.local_date_key // 10000).label("year")
+    music = (fact_play.c.kind == "track").label("music")
+    groups = conn.execute(
+        select(year, fact_play.c.artist_key, music, func.count(), func.sum(fact_play.c.ms_played))
+        .where(
+            fact_play.c.user_key == user_key,
+            fact_play.c.local_date_key >= first_year * 10000,
+            fact_play.c.local_date_key < (last_year + 1) * 10000,
+            fact_play.c.incognito == false(),
+        )
+        .group_by(year, fact_play.c.artist_key, music)
+    ).all()
+    years: dict[int, _Year] = {}
+    for y, artist_key, is_music, plays, ms in groups:
+        years.setdefault(int(y), _Year()).add(artist_key, bool(is_music), int(plays), int(ms))
+    names = _artist_names(conn, {k for totals in years.values() for k in totals.leaders()})
+    return [years[y].totals(y, names) for y in sorted(years)]
+
+
+@dataclass
+class _Year:
+    plays: int = 0
+    ms: int = 0
+    podcast_ms: int = 0
+    by_artist: dict[str, int] = field(default_factory=dict)
+
+    def add(self, artist_key: str, music: bool, plays: int, ms: int) -> None:
+        if not music:
+            self.podcast_ms += ms
+            return
+        self.plays += plays
+        self.ms += ms
+        self.by_artist[artist_key] = self.by_artist.get(artist_key, 0) + ms
+
+    def leaders(self) -> list[str]:
+        """The artists with the most minutes (several when tied)."""
+        most = max(self.by_artist.values(), default=None)
+        return [k for k, ms in self.by_artist.items() if ms == most]
+
+    def totals(self, year: int, names: dict[str, str]) -> YearTotals:
+        top = min((names[k] for k in self.leaders()), default=None)
+        return YearTotals(
+            year, self.plays, round(self.ms / 60000, 1), top, round(self.podcast_ms / 60000, 1)
+        )
+
+
+def _artist_names(conn: Connection, artist_keys: Collection[str]) -> dict[str, str]:
+    if not artist_keys:
+        return {}
+    found = conn.execute(
+        select(dim_artist.c.artist_key, dim_artist.c.name).where(
+            _one_of(conn, dim_artist.c.artist_key, sorted(artist_keys))
+        )
+    )
+    return {row.artist_key: row.name for row in found}

@@ -5,6 +5,8 @@
 
 Dimensions are inserted when absent and fill their nulls when a later row knows
 more; facts are inserted and conflicts ignored. Nothing is ever written row by row.
+Plays that another source also reported move between `fact_play` and
+`fact_play_merged` as `processing.dedupe` decides.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, insert
+from sqlalchemy import Connection, Date, DateTime, Table, delete, insert
 
-from weekly_wrapped.processing.transform import Rejected, Rows
+from weekly_wrapped.processing.transform import PlayRow, Rejected, Rows
 from weekly_wrapped.warehouse.schema import (
     bridge_track_artist,
     dim_album,
@@ -24,6 +26,7 @@ from weekly_wrapped.warehouse.schema import (
     dim_date,
     dim_track,
     fact_play,
+    fact_play_merged,
     quarantine,
 )
 
@@ -46,26 +49,26 @@ class WriteResult:
 
     received: int = 0
     inserted: int = 0
+    """New plays: how many more rows `fact_play` has."""
     duplicates: int = 0
+    """Plays already in the warehouse under the same event id."""
+    merged: int = 0
+    """Plays another source had already reported (or now reports better): stored once."""
     quarantined: int = 0
 
     def __iadd__(self, other: WriteResult) -> WriteResult:
         self.received += other.received
         self.inserted += other.inserted
         self.duplicates += other.duplicates
+        self.merged += other.merged
         self.quarantined += other.quarantined
         return self
 
 
 def write_rows(conn: Connection, rows: Rows) -> WriteResult:
     """Write one batch inside the caller's transaction."""
-    bulk = _BULK[conn.dialect.name]
-    raw = conn.connection.driver_connection
-    for table, conflict, fill in _DIMENSIONS:
-        values = _values_of(rows, table)
-        if values:
-            bulk(raw, table, conflict, fill, values)
-    inserted = bulk(raw, fact_play, ("play_id",), (), list(rows.plays)) if rows.plays else 0
+    write_dimensions(conn, rows)
+    inserted = write_plays(conn, rows.plays)
     write_quarantine(conn, rows.rejected, stage="processor")
     return WriteResult(
         received=len(rows.plays) + len(rows.rejected),
@@ -73,6 +76,45 @@ def write_rows(conn: Connection, rows: Rows) -> WriteResult:
         duplicates=len(rows.plays) - inserted,
         quarantined=len(rows.rejected),
     )
+
+
+def write_dimensions(conn: Connection, rows: Rows) -> None:
+    """Insert the batch's dates, albums, artists, tracks and bridges; fill known nulls."""
+    bulk = _BULK[conn.dialect.name]
+    raw = conn.connection.driver_connection
+    for table, conflict, fill in _DIMENSIONS:
+        values = _values_of(rows, table)
+        if values:
+            bulk(raw, table, conflict, fill, values)
+
+
+def write_plays(conn: Connection, plays: Sequence[PlayRow]) -> int:
+    """Insert plays into `fact_play`, ignoring ones already there; return how many were new."""
+    if not plays:
+        return 0
+    raw = conn.connection.driver_connection
+    return _BULK[conn.dialect.name](raw, fact_play, ("play_id",), (), list(plays))
+
+
+def write_merged(conn: Connection, merged: Sequence[tuple[PlayRow, str]]) -> None:
+    """Keep plays as merged into the stored play whose id comes with each."""
+    if merged:
+        raw = conn.connection.driver_connection
+        values = [(*play, merged_into) for play, merged_into in merged]
+        _BULK[conn.dialect.name](raw, fact_play_merged, ("play_id",), (), values)
+
+
+_IDS_PER_STATEMENT = 10_000
+"""Well under SQLite's limit of 32,766 parameters a statement."""
+
+
+def delete_plays(conn: Connection, table: Table, play_ids: Sequence[str]) -> int:
+    """Remove plays by id from `fact_play` or `fact_play_merged`; return how many went."""
+    removed = 0
+    for start in range(0, len(play_ids), _IDS_PER_STATEMENT):
+        chunk = list(play_ids[start : start + _IDS_PER_STATEMENT])
+        removed += conn.execute(delete(table).where(table.c.play_id.in_(chunk))).rowcount
+    return removed
 
 
 def write_quarantine(conn: Connection, rejected: Sequence[Rejected], *, stage: str) -> None:

@@ -1,0 +1,87 @@
+"""`wrapped import` as a person runs it: a summary at the end, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from weekly_wrapped.warehouse import users
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
+
+
+def wrapped(args: list[str], engine: Engine, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "COLUMNS": "120",
+        "WRAPPED_DATA_DIR": str(tmp_path),
+        "WRAPPED_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "weekly_wrapped.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_import_ends_with_a_summary_and_a_second_one_adds_nothing(
+    backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    engine = database_factory(backend)
+    with engine.begin() as conn:
+        user = users.add_user(conn, name="Ada", timezone="Europe/Berlin")
+    first = wrapped(
+        ["import", str(FIXTURES / "my_spotify_data"), "--user", str(user)], engine, tmp_path
+    )
+    assert first.returncode == 0, first.stderr
+    lines = [" ".join(line.split()) for line in first.stdout.splitlines()]
+    assert "Imported 5 of 5 history files · job 1" in lines
+    assert "Plays from 2022-11-02 to 2023-08-18" in lines
+    assert "rows read 326" in lines
+    assert "plays added 192" in lines
+    assert "merged 130 the same plays from another source" in lines
+    assert "4 null metadata: no track, episode or audiobook named" in lines
+    assert any(line.startswith("│ 2023 │ 143 │") for line in lines)
+    again = wrapped(
+        ["import", str(FIXTURES / "my_spotify_data"), "--user", str(user)], engine, tmp_path
+    )
+    assert "plays added 0" in [" ".join(line.split()) for line in again.stdout.splitlines()]
+
+
+def test_a_damaged_file_is_one_clear_error_and_the_exit_code_says_so(
+    backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    engine = database_factory(backend)
+    with engine.begin() as conn:
+        user = users.add_user(conn, name="Ada")
+    result = wrapped(
+        ["import", str(FIXTURES / "damaged_export"), "-u", str(user)], engine, tmp_path
+    )
+    assert result.returncode == 1
+    assert "Imported 1 of 2 history files" in result.stdout
+    error = " ".join(result.stderr.split())
+    assert "error: Streaming_History_Audio_2021_1.json is not valid JSON at byte 7,448" in error
+    assert "hint: The file is damaged or incomplete" in error
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_user_or_a_missing_path_is_refused_plainly(
+    backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    engine = database_factory(backend)
+    missing = wrapped(["import", str(FIXTURES / "my_spotify_data"), "-u", "42"], engine, tmp_path)
+    assert missing.returncode == 1
+    assert "error: no user with id 42" in missing.stderr
+    with engine.begin() as conn:
+        user = users.add_user(conn, name="Ada")
+    nowhere = wrapped(["import", str(tmp_path / "nope.zip"), "-u", str(user)], engine, tmp_path)
+    assert nowhere.returncode == 1
+    assert "nope.zip does not exist" in nowhere.stderr and "Traceback" not in nowhere.stderr
