@@ -1,0 +1,312 @@
+"""Top lists, the artist minutes behind the shares, and the song on repeat: grouped in SQL.
+
+Songs are grouped by song key, so an API play (with ids) and an export play
+(names only) of one song are one entry; a song is named after one of its played
+tracks, one with a Spotify id when there is one. "By streams" counts streams
+only; "by minutes" sums every play. Ties fall to the other measure, then to the
+name.
+
+Each list first groups the period's plays by key alone, then names only the rows
+that can still make the list, so no query reads a whole dimension table.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Subquery,
+    case,
+    func,
+    literal_column,
+    null,
+    select,
+    true,
+)
+
+from weekly_wrapped.insights.models import Entry, OnRepeat
+from weekly_wrapped.insights.stats.entries import SpotifyKind, entry
+from weekly_wrapped.insights.stats.period import (
+    Kinds,
+    Period,
+    Query,
+    day_of_key,
+    in_period,
+    is_stream,
+)
+from weekly_wrapped.insights.stats.portable import json_array_strings
+from weekly_wrapped.insights.stats.totals import count_where
+from weekly_wrapped.warehouse.schema import (
+    bridge_track_artist,
+    dim_album,
+    dim_artist,
+    dim_track,
+    fact_play,
+)
+
+TOP = 5
+"""Entries in each top list."""
+
+
+def _ms() -> ColumnElement[int]:
+    return func.sum(fact_play.c.ms_played)
+
+
+def _first_stream_at() -> ColumnElement[Any]:
+    return func.min(case((is_stream(), fact_play.c.played_at_utc)))
+
+
+def _played_track() -> ColumnElement[str]:
+    """A track the user played: one with a Spotify id when there is one."""
+    named_only = fact_play.c.track_key.like(literal_column("'n:%'"))
+    with_id = func.min(case((~named_only, fact_play.c.track_key)))
+    return func.coalesce(with_id, func.min(fact_play.c.track_key))
+
+
+@cache
+def song_totals(incognito: bool) -> Query:
+    """One row per song played in the period: `key, streams, ms, first_stream_at, track_key`."""
+    return (
+        select(
+            fact_play.c.song_key.label("key"),
+            count_where(is_stream()).label("streams"),
+            _ms().label("ms"),
+            _first_stream_at().label("first_stream_at"),
+            _played_track().label("track_key"),
+        )
+        .where(in_period(incognito))
+        .group_by(fact_play.c.song_key)
+    )
+
+
+@cache
+def artist_totals(incognito: bool, kinds: Kinds = "music") -> Query:
+    """One row per artist (or show, for podcasts) played in the period, shaped as `song_totals`."""
+    return (
+        select(
+            fact_play.c.artist_key.label("key"),
+            count_where(is_stream()).label("streams"),
+            _ms().label("ms"),
+            _first_stream_at().label("first_stream_at"),
+        )
+        .where(in_period(incognito, kinds))
+        .group_by(fact_play.c.artist_key)
+    )
+
+
+def ranked(
+    totals: Subquery, order: list[ColumnElement[Any]], condition: ColumnElement[bool]
+) -> Subquery:
+    """`totals` meeting `condition`, each with its place in `order` and how many there are."""
+    return (
+        select(
+            totals,
+            func.rank().over(order_by=order).label("place"),
+            func.count().over().label("total"),
+        )
+        .where(condition)
+        .subquery()
+    )
+
+
+def by_streams(totals: Subquery) -> list[ColumnElement[Any]]:
+    return [totals.c.streams.desc(), totals.c.ms.desc()]
+
+
+def by_minutes(totals: Subquery) -> list[ColumnElement[Any]]:
+    return [totals.c.ms.desc(), totals.c.streams.desc()]
+
+
+def named_songs(places: Subquery, order: list[ColumnElement[Any]], limit: int) -> Query:
+    """The first `limit` ranked songs, named, with their primary artist and album art."""
+    name, primary = dim_track.c.name, bridge_track_artist
+    return (
+        select(
+            name,
+            dim_artist.c.name.label("artist"),
+            places.c.streams,
+            places.c.ms,
+            dim_album.c.image_url,
+            dim_track.c.spotify_id,
+            places.c.total,
+        )
+        .select_from(
+            places.join(dim_track, dim_track.c.track_key == places.c.track_key)
+            .join(
+                primary, (primary.c.track_key == dim_track.c.track_key) & (primary.c.position == 0)
+            )
+            .join(dim_artist, dim_artist.c.artist_key == primary.c.artist_key)
+            .outerjoin(dim_album, dim_album.c.album_key == dim_track.c.album_key)
+        )
+        .where(places.c.place <= limit)
+        .order_by(*order, name, places.c.key)
+        .limit(limit)
+    )
+
+
+def named_artists(places: Subquery, order: list[ColumnElement[Any]], limit: int) -> Query:
+    """The first `limit` ranked artists (or shows), named, with their picture."""
+    return (
+        select(
+            dim_artist.c.name,
+            null().label("artist"),
+            places.c.streams,
+            places.c.ms,
+            dim_artist.c.image_url,
+            dim_artist.c.spotify_id,
+            places.c.total,
+        )
+        .join(dim_artist, dim_artist.c.artist_key == places.c.key)
+        .where(places.c.place <= limit)
+        .order_by(*order, dim_artist.c.name, places.c.key)
+        .limit(limit)
+    )
+
+
+@cache
+def _top_tracks(incognito: bool) -> Query:
+    songs = song_totals(incognito).subquery()
+    places = ranked(songs, by_streams(songs), songs.c.streams > 0)
+    return named_songs(places, by_streams(places), TOP)
+
+
+def top_tracks(conn: Connection, period: Period) -> list[Entry]:
+    """The most streamed songs; ties go to more minutes."""
+    return _entries(conn, _top_tracks(period.include_incognito), period, "track")
+
+
+@cache
+def _top_artists(incognito: bool, kinds: Kinds) -> Query:
+    artists = artist_totals(incognito, kinds).subquery()
+    places = ranked(artists, by_minutes(artists), true())
+    return named_artists(places, by_minutes(places), TOP)
+
+
+def top_artists(conn: Connection, period: Period) -> list[Entry]:
+    """The artists listened to longest; ties go to more streams."""
+    return _entries(conn, _top_artists(period.include_incognito, "music"), period, "artist")
+
+
+def top_shows(conn: Connection, period: Period) -> list[Entry]:
+    """The podcast shows listened to longest."""
+    return _entries(conn, _top_artists(period.include_incognito, "podcasts"), period, "show")
+
+
+def _entries(
+    conn: Connection, query: Query, period: Period, kind: SpotifyKind | None
+) -> list[Entry]:
+    return [entry(row, kind) for row in conn.execute(query, period.params())]
+
+
+@cache
+def _top_albums(incognito: bool) -> Query:
+    albums = (
+        select(
+            fact_play.c.album_key.label("key"),
+            count_where(is_stream()).label("streams"),
+            _ms().label("ms"),
+            func.min(fact_play.c.artist_key).label("artist_key"),
+        )
+        .where(in_period(incognito), fact_play.c.album_key.is_not(None))
+        .group_by(fact_play.c.album_key)
+        .subquery()
+    )
+    places = ranked(albums, by_minutes(albums), true())
+    return (
+        select(
+            dim_album.c.name,
+            dim_artist.c.name.label("artist"),
+            places.c.streams,
+            places.c.ms,
+            dim_album.c.image_url,
+            dim_album.c.spotify_id,
+        )
+        .select_from(
+            places.join(dim_album, dim_album.c.album_key == places.c.key).join(
+                dim_artist, dim_artist.c.artist_key == places.c.artist_key
+            )
+        )
+        .where(places.c.place <= TOP)
+        .order_by(*by_minutes(places), dim_album.c.name, places.c.key)
+        .limit(TOP)
+    )
+
+
+def top_albums(conn: Connection, period: Period) -> list[Entry]:
+    """The albums listened to longest, each with the artist of its plays."""
+    return _entries(conn, _top_albums(period.include_incognito), period, "album")
+
+
+@cache
+def _top_genres(incognito: bool) -> Query:
+    artists = artist_totals(incognito).subquery()
+    genre = json_array_strings(dim_artist.c.genres).table_valued("value").alias("genre")
+    ms, streams = func.sum(artists.c.ms), func.sum(artists.c.streams)
+    return (
+        select(
+            genre.c.value.label("name"),
+            null().label("artist"),
+            streams.label("streams"),
+            ms.label("ms"),
+            null().label("image_url"),
+            null().label("spotify_id"),
+        )
+        .select_from(
+            artists.join(dim_artist, dim_artist.c.artist_key == artists.c.key).join(genre, true())
+        )
+        .group_by(genre.c.value)
+        .order_by(ms.desc(), streams.desc(), genre.c.value)
+        .limit(TOP)
+    )
+
+
+def top_genres(conn: Connection, period: Period) -> list[Entry]:
+    """Genres by the minutes of plays whose primary artist has them; empty while unknown."""
+    return _entries(conn, _top_genres(period.include_incognito), period, None)
+
+
+@cache
+def _artist_ms(incognito: bool) -> Query:
+    ms = _ms()
+    return (
+        select(ms).where(in_period(incognito)).group_by(fact_play.c.artist_key).order_by(ms.desc())
+    )
+
+
+def artist_ms(conn: Connection, period: Period) -> list[int]:
+    """Milliseconds per artist, largest first: what shares and diversity are made of."""
+    rows = conn.execute(_artist_ms(period.include_incognito), period.params())
+    return [int(value) for value in rows.scalars()]
+
+
+@cache
+def _on_repeat(incognito: bool) -> Query:
+    days = (
+        select(
+            fact_play.c.local_date_key,
+            fact_play.c.song_key.label("key"),
+            func.count().label("streams"),
+            _ms().label("ms"),
+            _played_track().label("track_key"),
+        )
+        .where(in_period(incognito), is_stream())
+        .group_by(fact_play.c.local_date_key, fact_play.c.song_key)
+        .having(func.count() >= literal_column("2"))
+        .subquery()
+    )
+    order = [*by_streams(days), days.c.local_date_key]
+    places = ranked(days, order, true())
+    songs = named_songs(places, [*by_streams(places), places.c.local_date_key], 1)
+    return songs.add_columns(places.c.local_date_key)
+
+
+def on_repeat(conn: Connection, period: Period) -> OnRepeat | None:
+    """The most streams of one song on one day, when some song was streamed twice that day."""
+    row = conn.execute(_on_repeat(period.include_incognito), period.params()).one_or_none()
+    if row is None:
+        return None
+    day = day_of_key(int(row.local_date_key))
+    return OnRepeat(name=row.name, artist=row.artist, plays=int(row.streams), day=day)
