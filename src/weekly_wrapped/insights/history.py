@@ -1,0 +1,156 @@
+"""The user's own history, as material for recommendations: all of it computed in SQL.
+
+Two lists, neither ever holding a song played in the recap's week:
+
+- favourites gone quiet: songs streamed many times that have not been played in
+  the last `QUIET_WEEKS` weeks (this week included);
+- more from this week's top artists: their other songs the user has streamed
+  before but did not play this week.
+
+Only the history up to the end of the week counts, so an old week's recap reads
+the same whenever it is rebuilt. Incognito plays never count as streams, but any
+play, incognito or not, counts as "heard", so nothing just played is suggested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import ColumnElement, Connection, Row, Select, case, false, func, select
+
+from weekly_wrapped.processing.transform import STREAM_MS
+from weekly_wrapped.warehouse.schema import dim_artist, dim_track, fact_play
+from weekly_wrapped.weeks import date_key, week_date_keys
+
+QUIET_WEEKS = 8
+"""A favourite counts as gone quiet after this many weeks without a play."""
+
+LOVED_STREAMS = 3
+"""Streams a song needs before it counts as a favourite."""
+
+FAVOURITES = 5
+"""Favourites gone quiet to offer a writer."""
+
+PER_TOP_ARTIST = 2
+"""Other songs to offer from each of this week's top artists."""
+
+TOP_ARTISTS = 3
+"""How many of this week's top artists to look through."""
+
+
+class PastTrack(BaseModel):
+    """A song from the user's history that a writer may recommend."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    track: str
+    artist: str
+    streams: int
+    """Streams of the song up to the end of the week."""
+    last_played: date
+    """The local day of its latest play."""
+    spotify_id: str | None = None
+
+
+class History(BaseModel):
+    """What a writer may recommend from the user's own history."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    favourites_gone_quiet: list[PastTrack] = Field(default_factory=list)
+    more_from_top_artists: list[PastTrack] = Field(default_factory=list)
+
+
+def load_history(
+    conn: Connection, user_key: int, week_start: date, top_artists: Sequence[str]
+) -> History:
+    """Recommendation material for one user-week; `top_artists` are this week's, best first."""
+    favourites = _favourites_gone_quiet(conn, user_key, week_start)
+    seen = {(t.track, t.artist) for t in favourites}
+    more: list[PastTrack] = []
+    for artist in list(dict.fromkeys(top_artists))[:TOP_ARTISTS]:
+        for found in _more_from_artist(conn, user_key, week_start, artist):
+            if (found.track, found.artist) not in seen:
+                seen.add((found.track, found.artist))
+                more.append(found)
+    return History(favourites_gone_quiet=favourites, more_from_top_artists=more)
+
+
+def _songs(user_key: int, week_start: date) -> Select[Any]:
+    """Per song: name, artist, a Spotify id if any, streams and last local day, to week end."""
+    _, week_end = week_date_keys(week_start)
+    return (
+        select(
+            fact_play.c.song_key,
+            func.max(dim_track.c.name).label("track"),
+            func.max(dim_artist.c.name).label("artist"),
+            func.max(dim_track.c.spotify_id).label("spotify_id"),
+            _streams().label("streams"),
+            func.max(fact_play.c.local_date_key).label("last_key"),
+        )
+        .join(dim_track, dim_track.c.track_key == fact_play.c.track_key)
+        .join(dim_artist, dim_artist.c.artist_key == fact_play.c.artist_key)
+        .where(
+            fact_play.c.user_key == user_key,
+            fact_play.c.kind == "track",
+            fact_play.c.local_date_key < week_end,
+        )
+        .group_by(fact_play.c.song_key)
+    )
+
+
+def _streams() -> ColumnElement[int]:
+    """Streams: plays of 30 s or more, never incognito ones."""
+    is_stream = (fact_play.c.ms_played >= STREAM_MS) & (fact_play.c.incognito == false())
+    return func.sum(case((is_stream, 1), else_=0))
+
+
+def _favourites_gone_quiet(conn: Connection, user_key: int, week_start: date) -> list[PastTrack]:
+    quiet_since = date_key(week_start - timedelta(weeks=QUIET_WEEKS - 1))
+    last_key = func.max(fact_play.c.local_date_key)
+    query = (
+        _songs(user_key, week_start)
+        .having(last_key < quiet_since, _streams() >= LOVED_STREAMS)
+        .order_by(_streams().desc(), last_key, fact_play.c.song_key)
+        .limit(FAVOURITES)
+    )
+    return [_past_track(row) for row in conn.execute(query)]
+
+
+def _more_from_artist(
+    conn: Connection, user_key: int, week_start: date, artist: str
+) -> list[PastTrack]:
+    week_first, week_end = week_date_keys(week_start)
+    played_this_week = select(fact_play.c.song_key).where(
+        fact_play.c.user_key == user_key,
+        fact_play.c.local_date_key >= week_first,
+        fact_play.c.local_date_key < week_end,
+    )
+    by_artist = select(dim_artist.c.artist_key).where(dim_artist.c.name == artist)
+    query = (
+        _songs(user_key, week_start)
+        .where(
+            fact_play.c.artist_key.in_(by_artist),
+            fact_play.c.song_key.not_in(played_this_week),
+        )
+        .having(_streams() >= 1)
+        .order_by(
+            _streams().desc(), func.max(fact_play.c.local_date_key).desc(), fact_play.c.song_key
+        )
+        .limit(PER_TOP_ARTIST)
+    )
+    return [_past_track(row) for row in conn.execute(query)]
+
+
+def _past_track(row: Row[Any]) -> PastTrack:
+    last_key = int(row.last_key)
+    return PastTrack(
+        track=row.track,
+        artist=row.artist,
+        streams=int(row.streams),
+        last_played=date(last_key // 10000, last_key // 100 % 100, last_key % 100),
+        spotify_id=row.spotify_id,
+    )
