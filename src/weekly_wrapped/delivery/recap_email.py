@@ -1,0 +1,151 @@
+"""The recap email: plain text and HTML with inline charts, ready for `deliver`.
+
+The message is ``multipart/alternative``: a ``text/plain`` part, then a
+``multipart/related`` holding the HTML and its PNG charts, referenced by Content-ID.
+The HTML is a 600 px table layout with its CSS inlined; it is dark by design, so
+clients in dark mode leave it alone, and it reads fully with images blocked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+
+import css_inline
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from weekly_wrapped.config import Settings
+from weekly_wrapped.delivery import charts
+from weekly_wrapped.delivery.charts import Chart
+from weekly_wrapped.delivery.signing import unsubscribe_url
+from weekly_wrapped.delivery.view import RecapView, recap_view, subject
+from weekly_wrapped.insights import story as words
+from weekly_wrapped.insights.models import ListeningStats, Story
+
+CONTENT_WIDTH = 552
+"""The 600 px column less its padding: the width of every chart."""
+HEATMAP_WIDTH = 512
+"""The heatmap leaves room on its left for the weekday labels."""
+
+TEMPLATES = Environment(
+    loader=PackageLoader("weekly_wrapped", "delivery/templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_inliner = css_inline.CSSInliner(keep_style_tags=True, keep_at_rules=True)
+
+
+def compose_recap(
+    settings: Settings,
+    key: bytes,
+    *,
+    user_key: int,
+    name: str,
+    email: str,
+    stats: ListeningStats,
+    story: Story,
+    writer: str | None = None,
+    with_charts: bool = True,
+) -> EmailMessage:
+    """One user's recap email. `deliver` stamps its Message-ID when it sends it.
+
+    `writer` is the recap's (``offline``, ``gemini``, ``openai``): it tells the reader
+    where unverified picks come from.
+    """
+    view = recap_view(name, stats, story, writer)
+    rendered = render_charts(stats) if with_charts and view.has_plays else []
+    cids = {chart.name: make_msgid(chart.name, domain=_domain(settings)) for chart in rendered}
+    unsubscribe = unsubscribe_url(settings, key, user_key)
+    context = {
+        "view": view,
+        "unsubscribe": unsubscribe,
+        "charts": _chart_slots(rendered, cids, stats),
+    }
+    message = _headers(settings, stats, name, email, unsubscribe)
+    message.set_content(TEMPLATES.get_template("recap.txt").render(context))
+    message.add_alternative(render_html(context), subtype="html")
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part is not None  # noqa: S101 - added just above
+    for chart in rendered:
+        html_part.add_related(
+            chart.png, "image", "png", cid=cids[chart.name], filename=f"{chart.name}.png",
+            disposition="inline",
+        )  # fmt: skip
+    return message
+
+
+def render_charts(stats: ListeningStats) -> list[Chart]:
+    """The week's charts; the trend only when there are earlier weeks to compare."""
+    rendered = [
+        charts.daily_chart(stats.daily_minutes, stats.busiest_day, CONTENT_WIDTH),
+        charts.heatmap_chart(stats.heatmap, HEATMAP_WIDTH),
+    ]
+    if stats.trend_4w and len(stats.trend_4w) > 1:
+        rendered.append(charts.trend_chart(stats.trend_4w, CONTENT_WIDTH))
+    return rendered
+
+
+def render_html(context: dict[str, object]) -> str:
+    """The HTML body with its CSS inlined (media queries kept in a style tag)."""
+    return str(_inliner.inline(TEMPLATES.get_template("recap.html").render(context)))
+
+
+def _headers(
+    settings: Settings, stats: ListeningStats, name: str, email: str, unsubscribe: str
+) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = subject(stats.period_start)
+    message["From"] = settings.smtp_from
+    message["To"] = Address(display_name=name, addr_spec=email)
+    message["Date"] = format_datetime(datetime.now(UTC))
+    message["List-Id"] = f"Weekly Wrapped <weekly.{_domain(settings)}>"
+    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"
+    return message
+
+
+def _chart_slots(
+    rendered: Sequence[Chart], cids: dict[str, str], stats: ListeningStats
+) -> dict[str, dict[str, object] | None]:
+    """For each chart: its ``cid:`` source, size and alt text; None for a chart left out."""
+    alts = _alt_texts(stats)
+    slots: dict[str, dict[str, object] | None] = dict.fromkeys(("daily", "heatmap", "trend"))
+    return slots | {
+        chart.name: {
+            "src": f"cid:{cids[chart.name].strip('<>')}",
+            "width": chart.width,
+            "height": chart.height,
+            "alt": alts[chart.name],
+        }
+        for chart in rendered
+    }
+
+
+def _alt_texts(stats: ListeningStats) -> dict[str, str]:
+    days = ", ".join(
+        f"{words.day_name(day)} {words.minutes(m)}" for day, m in enumerate(stats.daily_minutes)
+    )
+    trend = ", ".join(words.minutes(m) for m in stats.trend_4w or [])
+    peak = ""
+    if stats.peak_hour is not None and stats.busiest_day is not None:
+        peak = (
+            f"; most on {words.day_name(stats.busiest_day)}s, around {words.clock(stats.peak_hour)}"
+        )
+    return {
+        "daily": f"Bar chart of minutes per day: {days}.",
+        "heatmap": f"Heatmap of your listening by weekday and hour{peak}.",
+        "trend": f"Bar chart of minutes per week over the last four weeks, this week last: {trend}.",
+    }
+
+
+def _domain(settings: Settings) -> str:
+    return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "localhost"
+
+
+__all__ = ["RecapView", "compose_recap", "render_charts", "render_html"]
