@@ -1,0 +1,8 @@
+"""Spotify: OAuth login, the recently-played poller and enrichment (DESIGN §8).
+
+- `client`: the one door to Spotify (spotipy for the Web API), with a bounded 429/5xx policy;
+- `oauth` and `login`: authorization code with PKCE and `state`, a loopback callback;
+- `tokens`: tokens encrypted at rest with Fernet;
+- `poller`: recently played → PlayEvents → the bus, with cursors and coverage gaps;
+- `enrich`: names → ids, album art, release dates and genres, within a request budget.
+"""

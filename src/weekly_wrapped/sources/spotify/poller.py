@@ -1,0 +1,250 @@
+"""The poller: each connected user's recently played → PlayEvents → the bus (DESIGN §8).
+
+One round asks Spotify for every user's plays after their cursor, at most
+WRAPPED_SPOTIFY_MAX_IN_FLIGHT users at a time, so a slow or rate-limited user never
+holds up the others. Worker threads only talk to Spotify. The calling thread does
+every database write: each time it is free it takes all the answers that have
+arrived, so a busy round writes many users in one transaction.
+
+- Plays go to the bus, and only once it has accepted them do the cursors move.
+- A full page of 50 plays, all newer than the cursor, records a coverage gap.
+- ``invalid_grant`` marks the user ``reauth_needed`` (polling stops) and sends one
+  reconnect email.
+- A 429 longer than WRAPPED_SPOTIFY_MAX_WAIT skips the user until Spotify's time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine
+
+from weekly_wrapped.bus import Bus
+from weekly_wrapped.config import Settings
+from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.pipeline import open_bus
+from weekly_wrapped.sources.spotify import state
+from weekly_wrapped.sources.spotify.client import Clock, SpotifyClient, utcnow
+from weekly_wrapped.sources.spotify.errors import (
+    LOGIN_HINT,
+    AccessTokenRejected,
+    RateLimited,
+    ReauthNeeded,
+    TokenUnreadable,
+)
+from weekly_wrapped.sources.spotify.oauth import refresh
+from weekly_wrapped.sources.spotify.pages import PAGE, Page
+from weekly_wrapped.sources.spotify.reconnect import lapse, send_reconnect
+from weekly_wrapped.sources.spotify.tokens import Token, cipher, load_tokens, save_token
+from weekly_wrapped.warehouse.users import get_user
+from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "rate_limited", "waiting", "reauth_needed", "not_connected", "failed"]
+
+
+@dataclass(frozen=True)
+class PollOutcome:
+    """What polling one user did."""
+
+    user_key: int
+    status: Status
+    plays: int = 0
+    """Plays fetched since the previous poll and handed to the bus."""
+    gap: bool = False
+    message: str = ""
+    retry_at: datetime | None = None
+
+
+@dataclass
+class PollReport:
+    """One round: an outcome per user, and what the bus did with all their plays."""
+
+    outcomes: list[PollOutcome] = field(default_factory=list)
+    stored: WriteResult = field(default_factory=WriteResult)
+
+
+@dataclass
+class _Fetched:
+    """What a worker brings back from Spotify for one user."""
+
+    target: state.PollTarget
+    items: list[Any] = field(default_factory=list)
+    refreshed: Token | None = None
+    error: WrappedError | None = None
+
+
+class Poller:
+    """Polls users' recently played into the bus; one instance can run many rounds."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        client: SpotifyClient | None = None,
+        bus: Bus | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.fernet = cipher(settings)
+        self.client = client or SpotifyClient(settings, clock=clock)
+        self.bus = bus or open_bus(engine, settings)
+        self.clock = clock
+
+    def poll(self, user_keys: Sequence[int] | None = None) -> PollReport:
+        """One round over `user_keys`, or over every user who connected Spotify."""
+        self._send_owed_reconnects()
+        with self.engine.connect() as conn:
+            targets = state.poll_targets(conn, user_keys)
+            tokens = load_tokens(conn, self.fernet, (t.user_key for t in targets))
+        report = PollReport()
+        ready = []
+        for target in targets:
+            skipped = self._not_now(target)
+            if skipped is None:
+                ready.append(target)
+            else:
+                report.outcomes.append(skipped)
+        workers = min(self.settings.spotify_max_in_flight, max(1, len(ready)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="poll") as pool:
+            pending: set[Future[_Fetched]] = {
+                pool.submit(self._fetch, t, tokens[t.user_key]) for t in ready
+            }
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                self._record([future.result() for future in done], report)
+        report.outcomes.sort(key=lambda o: o.user_key)
+        return report
+
+    def _not_now(self, target: state.PollTarget) -> PollOutcome | None:
+        """Why a user is not polled this round, or None to poll them."""
+        user, hint = target.user_key, LOGIN_HINT.format(user=target.user_key)
+        if target.auth_status == "reauth_needed":
+            return PollOutcome(user, "reauth_needed", message=f"Spotify login lapsed. {hint}")
+        if not target.connected or target.auth_status != "ok":
+            return PollOutcome(user, "not_connected", message=f"Not connected. {hint}")
+        if target.not_before is not None and target.not_before > self.clock():
+            when = f"{target.not_before:%Y-%m-%d %H:%M} UTC"
+            message = f"Spotify asked us to wait until {when}"
+            return PollOutcome(user, "waiting", message=message, retry_at=target.not_before)
+        return None
+
+    # --- in worker threads: Spotify only -------------------------------------------
+
+    def _fetch(self, target: state.PollTarget, token: Token | TokenUnreadable) -> _Fetched:
+        fetched = _Fetched(target)
+        try:
+            if isinstance(token, TokenUnreadable):
+                raise token
+            if token.needs_refresh(self.clock()):
+                token = fetched.refreshed = refresh(self.client, token, self.clock())
+            try:
+                page = self._page(target, token)
+            except AccessTokenRejected:
+                token = fetched.refreshed = refresh(self.client, token, self.clock())
+                page = self._page(target, token)
+            items = page.get("items")
+            fetched.items = items if isinstance(items, list) else []
+        except WrappedError as exc:
+            fetched.error = exc
+        return fetched
+
+    def _page(self, target: state.PollTarget, token: Token) -> dict[str, Any]:
+        after = None if target.cursor is None else int(target.cursor.timestamp() * 1000)
+        return self.client.recently_played(token.access_token, after, limit=PAGE)
+
+    # --- in the calling thread: the database ---------------------------------------
+
+    def _record(self, answers: list[_Fetched], report: PollReport) -> None:
+        """Store a batch of answers: tokens first, then plays, then cursors."""
+        self._keep_tokens(answers)
+        report.outcomes += [self._failure(a.target, a.error) for a in answers if a.error]
+        pages = [
+            (Page.read(a.target.user_key, a.items, a.target.cursor), a.target)
+            for a in answers
+            if a.error is None
+        ]
+        if pages:
+            report.outcomes += self._store(pages, report)
+
+    def _keep_tokens(self, answers: list[_Fetched]) -> None:
+        """Save refreshed tokens, whatever happens next (Spotify may have rotated them)."""
+        refreshed = [(a.target.user_key, a.refreshed) for a in answers if a.refreshed]
+        if refreshed:
+            with self.engine.begin() as conn:
+                for user_key, token in refreshed:
+                    save_token(conn, self.fernet, user_key, token, self.clock())
+
+    def _failure(self, target: state.PollTarget, error: WrappedError) -> PollOutcome:
+        if isinstance(error, ReauthNeeded):
+            note = lapse(self.engine, self.settings, target.user_key, error, self.clock())
+            hint = LOGIN_HINT.format(user=target.user_key)
+            message = f"{error}. Polling stops; {note}. {hint}"
+            return PollOutcome(target.user_key, "reauth_needed", message=message)
+        if isinstance(error, RateLimited):
+            with self.engine.begin() as conn:
+                state.set_backoff(conn, target.user_key, error.retry_at, str(error))
+            log.warning("user %s: %s; skipped until then", target.user_key, error)
+            message = f"{error}; skipped until then"
+            return PollOutcome(
+                target.user_key, "rate_limited", message=message, retry_at=error.retry_at
+            )
+        log.warning("user %s: %s", target.user_key, error)
+        message = f"{error} ({error.hint})" if error.hint else str(error)
+        return PollOutcome(target.user_key, "failed", message=message)
+
+    def _store(
+        self, pages: list[tuple[Page, state.PollTarget]], report: PollReport
+    ) -> list[PollOutcome]:
+        """Publish every page's plays at once; once the bus has them, move the cursors."""
+        events = [event for page, _ in pages for event in page.events]
+        try:
+            if events:
+                report.stored += self.bus.publish(events)
+        except WrappedError as exc:
+            message = f"the bus did not take the plays ({exc}); the next poll fetches them again"
+            return [
+                PollOutcome(p.user_key, "failed", len(p.events), message=message) for p, _ in pages
+            ]
+        with self.engine.begin() as conn:
+            for page, target in pages:
+                self._advance(conn, page, target)
+        return [
+            PollOutcome(p.user_key, "ok", len(p.events), p.gap is not None, p.note())
+            for p, _ in pages
+        ]
+
+    def _advance(self, conn: Connection, page: Page, target: state.PollTarget) -> None:
+        now = self.clock()
+        if page.gap is not None:
+            gap = page.gap
+            state.record_gap(conn, page.user_key, gap.start, gap.end, gap.reason, now)
+        write_quarantine(conn, page.rejected, stage="poller")
+        state.advance_cursor(conn, page.user_key, page.cursor, now)
+        if target.not_before is not None:
+            state.clear_backoff(conn, page.user_key)
+
+    def _send_owed_reconnects(self) -> None:
+        """Retry reconnect emails that a mail outage held up in an earlier round."""
+        with self.engine.connect() as conn:
+            owed = state.unsent_reconnects(conn)
+            users = {user_key: get_user(conn, user_key) for user_key, _ in owed}
+        for user_key, week_start in owed:
+            send_reconnect(self.engine, self.settings, users[user_key], week_start)
+
+
+def poll(engine: Engine, settings: Settings, user_keys: Sequence[int] | None = None) -> PollReport:
+    """One polling round with the configured client and bus."""
+    poller = Poller(engine, settings)
+    try:
+        return poller.poll(user_keys)
+    finally:
+        poller.client.close()
