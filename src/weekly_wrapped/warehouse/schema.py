@@ -8,6 +8,8 @@ weekly stats need no join through the bridge table.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -109,33 +111,41 @@ dim_date = Table(
     Column("year", SmallInteger, nullable=False),
 )
 
+
+def _play_columns() -> list[Column[Any]]:
+    """The columns of one play, shared by `fact_play` and `fact_play_merged`."""
+    return [
+        Column("play_id", String(32), primary_key=True),
+        Column("user_key", Integer, nullable=False),
+        Column("track_key", KEY, nullable=False),
+        Column("artist_key", KEY, nullable=False),
+        Column("album_key", KEY),
+        Column("song_key", String(40), nullable=False),
+        Column("played_at_utc", Timestamp, nullable=False),
+        Column("time_precision", String(3), nullable=False),
+        Column("local_date_key", Integer, nullable=False),
+        Column("local_hour", SmallInteger, nullable=False),
+        Column("ms_played", BigInteger, nullable=False),
+        Column("ms_played_estimated", Boolean, nullable=False),
+        Column("source", String(16), nullable=False),
+        Column("kind", String(16), nullable=False),
+        Column("context_uri", Text),
+        Column("reason_start", String(32)),
+        Column("reason_end", String(32)),
+        Column("skipped", Boolean),
+        Column("shuffle", Boolean),
+        Column("offline", Boolean),
+        Column("incognito", Boolean, nullable=False, server_default="0"),
+    ]
+
+
 # No enforced foreign keys on the fact table: the writer inserts every dimension row in
 # the same transaction before the facts that use it (a test checks there are no
 # orphans), and skipping the per-row checks doubles PostgreSQL's load rate.
 fact_play = Table(
     "fact_play",
     metadata,
-    Column("play_id", String(32), primary_key=True),
-    Column("user_key", Integer, nullable=False),
-    Column("track_key", KEY, nullable=False),
-    Column("artist_key", KEY, nullable=False),
-    Column("album_key", KEY),
-    Column("song_key", String(40), nullable=False),
-    Column("played_at_utc", Timestamp, nullable=False),
-    Column("time_precision", String(3), nullable=False),
-    Column("local_date_key", Integer, nullable=False),
-    Column("local_hour", SmallInteger, nullable=False),
-    Column("ms_played", BigInteger, nullable=False),
-    Column("ms_played_estimated", Boolean, nullable=False),
-    Column("source", String(16), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("context_uri", Text),
-    Column("reason_start", String(32)),
-    Column("reason_end", String(32)),
-    Column("skipped", Boolean),
-    Column("shuffle", Boolean),
-    Column("offline", Boolean),
-    Column("incognito", Boolean, nullable=False, server_default="0"),
+    *_play_columns(),
     Index("ix_fact_play_user_played_at", "user_key", "played_at_utc"),
     Index("ix_fact_play_user_local_date", "user_key", "local_date_key"),
 )
@@ -177,27 +187,7 @@ Index(
 fact_play_merged = Table(
     "fact_play_merged",
     metadata,
-    Column("play_id", String(32), primary_key=True),
-    Column("user_key", Integer, nullable=False),
-    Column("track_key", KEY, nullable=False),
-    Column("artist_key", KEY, nullable=False),
-    Column("album_key", KEY),
-    Column("song_key", String(40), nullable=False),
-    Column("played_at_utc", Timestamp, nullable=False),
-    Column("time_precision", String(3), nullable=False),
-    Column("local_date_key", Integer, nullable=False),
-    Column("local_hour", SmallInteger, nullable=False),
-    Column("ms_played", BigInteger, nullable=False),
-    Column("ms_played_estimated", Boolean, nullable=False),
-    Column("source", String(16), nullable=False),
-    Column("kind", String(16), nullable=False),
-    Column("context_uri", Text),
-    Column("reason_start", String(32)),
-    Column("reason_end", String(32)),
-    Column("skipped", Boolean),
-    Column("shuffle", Boolean),
-    Column("offline", Boolean),
-    Column("incognito", Boolean, nullable=False, server_default="0"),
+    *_play_columns(),
     Column("merged_into", String(32), nullable=False),
     Index("ix_fact_play_merged_user_song_played_at", "user_key", "song_key", "played_at_utc"),
 )
