@@ -2,7 +2,9 @@
 
     python benchmarks/bench_write.py [--events 200000] [--naive-events 2000]
 
-The bulk path is the embedded processor (transform + executemany/COPY upserts).
+The bulk path is the embedded processor (validation, dedupe, transform and the
+executemany/COPY upserts). "Writes alone" times only the database writes of rows
+transformed beforehand: the floor the database itself sets.
 The baseline is what a first prototype does: ORM objects looked up, added and
 committed one play at a time. The baseline runs on fewer events (it is slow) and
 is reported as a rate. PostgreSQL comes from WRAPPED_BENCH_PG_URL or `.pg/url`
@@ -29,6 +31,7 @@ from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.processing.transform import Context, transform
 from weekly_wrapped.sources.synthetic import build_catalog, generate_plays
 from weekly_wrapped.warehouse import db, schema, users
+from weekly_wrapped.warehouse.writer import write_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 END = datetime(2026, 11, 23, tzinfo=UTC)
@@ -62,6 +65,21 @@ def prepare(engine: Engine, user_count: int) -> None:
     with engine.begin() as conn:
         for i in range(user_count):
             users.add_user(conn, name=f"Listener {i + 1}", timezone="Europe/Berlin")
+
+
+def writer_only(engine: Engine, events: Sequence[PlayEvent]) -> float:
+    """The floor: only the database writes, with every row transformed beforehand."""
+    with engine.connect() as conn:
+        zones = {u.user_key: u.timezone for u in users.list_users(conn)}
+    batches = [
+        transform(events[i : i + 5000], Context(timezones=zones))
+        for i in range(0, len(events), 5000)
+    ]
+    started = time.perf_counter()
+    for rows in batches:
+        with engine.begin() as conn:
+            write_rows(conn, rows)
+    return time.perf_counter() - started
 
 
 def bulk_write(engine: Engine, events: Sequence[PlayEvent]) -> None:
@@ -115,14 +133,15 @@ def timed(
     backend: str,
     path: str,
     make_engine: Callable[[], Engine],
-    write: Callable[[Engine, Sequence[PlayEvent]], None],
+    write: Callable[[Engine, Sequence[PlayEvent]], float | None],
     events: Sequence[PlayEvent],
 ) -> Measurement:
+    """Time `write`; a write that times its own part returns those seconds instead."""
     engine = make_engine()
     prepare(engine, len({e.user_id for e in events}))
     started = time.perf_counter()
-    write(engine, events)
-    seconds = time.perf_counter() - started
+    own = write(engine, events)
+    seconds = own if own is not None else time.perf_counter() - started
     engine.dispose()
     return Measurement(backend, path, len(events), seconds)
 
@@ -194,6 +213,7 @@ def main() -> int:
         for name, factory in backends:
             results.append(timed(name, "bulk (ours)", factory, bulk_write, events))
             results.append(timed(name, "naive ORM", factory, naive_write, sample))
+            results.append(timed(name, "writes alone (floor)", factory, writer_only, events))
             print(f"{name}: done", file=sys.stderr)
     report(results)
     return 0
