@@ -7,7 +7,7 @@ EXTRAS ?= dev
 # Two workers: many tests wait on subprocesses, servers and PostgreSQL.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install demo test lint format bench docs clean pg-start pg-stop
+.PHONY: install demo test lint format bench bench-stats docs clean pg-start pg-stop
 
 install: $(VENV)/.installed
 
@@ -37,10 +37,25 @@ test: lint
 	test -n "$$already" || scripts/pg-stop; \
 	exit $$status
 
+# Every benchmark at its issue's size; each prints ratios against a baseline of the same run.
+# The stats benchmark loads about 16M plays once (tens of minutes), so it has its own target.
+BENCHES ?= bench_write bench_import bench_email bench_poll
 bench: install
 	@already=$$(test -f .pg/url && echo yes); \
 	scripts/pg-start >/dev/null || exit 1; \
-	WRAPPED_BENCH_PG_URL=$$(cat .pg/url) $(BIN)/python benchmarks/bench_write.py; status=$$?; \
+	status=0; \
+	for bench in $(BENCHES); do \
+		echo "== $$bench"; \
+		WRAPPED_BENCH_PG_URL=$$(cat .pg/url) $(BIN)/python benchmarks/$$bench.py || status=1; \
+	done; \
+	$(BIN)/python benchmarks/quality_set.py --fake gemini || status=1; \
+	test -n "$$already" || scripts/pg-stop; \
+	exit $$status
+
+bench-stats: install
+	@already=$$(test -f .pg/url && echo yes); \
+	scripts/pg-start >/dev/null || exit 1; \
+	$(BIN)/python benchmarks/bench_stats.py; status=$$?; \
 	test -n "$$already" || scripts/pg-stop; \
 	exit $$status
 

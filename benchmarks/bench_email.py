@@ -36,11 +36,11 @@ from weekly_wrapped import pipeline
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.delivery import recap_email, service
 from weekly_wrapped.delivery.mailer import deliver
-from weekly_wrapped.delivery.signing import secret_key
 from weekly_wrapped.delivery.transports import OutboxTransport
 from weekly_wrapped.delivery.view import recap_view, subject
 from weekly_wrapped.insights.recap import Recap, build_recap, save_recap
 from weekly_wrapped.insights.writers import OfflineWriter
+from weekly_wrapped.keys import secret_key
 from weekly_wrapped.warehouse import db
 from weekly_wrapped.warehouse.users import add_user, get_user
 from weekly_wrapped.weeks import last_complete_week

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import string
@@ -33,6 +32,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine, text
+
+from common import postgres_url
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2014, 3, 2, tzinfo=UTC)
@@ -194,12 +195,6 @@ def _postgres_database() -> str:
         conn.execute(text("CREATE DATABASE wrapped_bench_import"))
     admin.dispose()
     return admin_url.rsplit("/", 1)[0] + "/wrapped_bench_import"
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("WRAPPED_BENCH_PG_URL")
-    state = ROOT / ".pg" / "url"
-    return url or (state.read_text().strip() if state.exists() else None)
 
 
 # --- the report -------------------------------------------------------------------------

@@ -19,7 +19,6 @@ WRAPPED_BENCH_PG_URL or `.pg/url` when running.
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, create_engine, text, update
 
+from common import postgres_url
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller
@@ -178,12 +178,6 @@ def postgres_urls(admin_url: str) -> Callable[[], str]:
         return f"{base}/wrapped_bench_poll"
 
     return make
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("WRAPPED_BENCH_PG_URL")
-    state = ROOT / ".pg" / "url"
-    return url or (state.read_text().strip() if state.exists() else None)
 
 
 def report(results: list[Round], rate_limit: str, latency: float) -> None:

@@ -48,6 +48,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.pool import NullPool
 
+from common import postgres_url
 from weekly_wrapped.insights.stats import range_stats, weekly_stats
 from weekly_wrapped.processing.transform import Context, transform
 from weekly_wrapped.sources.synthetic import build_catalog, generate_plays
@@ -385,12 +386,6 @@ def report(rows: list[Row], plays: dict[str, int]) -> None:
             f"| {r.backend} | {plays[r.backend]:,} | {r.what} | {r.n:,} | {r.median_ms:,.2f} | "
             f"{r.p95_ms:,.2f} | {r.total_s:,.2f} | {r.ratio} |"
         )
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("WRAPPED_BENCH_PG_URL")
-    state = ROOT / ".pg" / "url"
-    return url or (state.read_text().strip() if state.exists() else None)
 
 
 def main() -> int:

@@ -14,7 +14,6 @@ is reported as a rate. PostgreSQL comes from WRAPPED_BENCH_PG_URL or `.pg/url`
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, registry
 
+from common import postgres_url
 from weekly_wrapped.events import PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.processing.transform import Context, transform
@@ -164,12 +164,6 @@ def postgres_factory(admin_url: str) -> Callable[[], Engine]:
         return db.connect(f"{base}/wrapped_bench_write")
 
     return make
-
-
-def postgres_url() -> str | None:
-    url = os.environ.get("WRAPPED_BENCH_PG_URL")
-    state = ROOT / ".pg" / "url"
-    return url or (state.read_text().strip() if state.exists() else None)
 
 
 def report(results: list[Measurement]) -> None:
