@@ -10,12 +10,10 @@ writes nothing and takes a fraction of the time.
 
 from __future__ import annotations
 
-import gc
 import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine
 
 from weekly_wrapped.errors import ImportFileError
-from weekly_wrapped.processing.embedded import EmbeddedProcessor
+from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
 from weekly_wrapped.sources.export import Candidate, ExportRows, looks_like_history, sniff
 from weekly_wrapped.sources.export_files import ExportFile, find_export_files
 from weekly_wrapped.sources.json_array import JsonArrayReader, NotAnArray
@@ -195,7 +193,7 @@ class _Loader:
             self.progress.started(file)
         outcome = FileOutcome(file.name, file.fingerprint)
         try:
-            with _cyclic_gc_paused(), self.processor.engine.begin() as conn:
+            with cyclic_gc_paused(), self.processor.engine.begin() as conn:
                 if not self._load(conn, file, outcome):
                     return None
                 import_jobs.record_file(conn, self.job_id, outcome.record())
@@ -271,24 +269,6 @@ class _Loader:
         outcome.merged += result.merged
         if result.quarantined:
             outcome.skipped[REFUSED] += result.quarantined
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file streams; collect once it is done.
-
-    Each batch makes tens of thousands of short-lived objects that reference counting
-    frees. The collector would rescan them, and every loaded module, again and again:
-    measured, that doubled the time of an import. The few cycles wait for the file's end.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.collect(1)
 
 
 def _count_rows(outcome: FileOutcome, export: ExportRows) -> None:
