@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
 
+from tests.cli import run_wrapped, warehouse_env
+
 
 def run(args: list[str], env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "weekly_wrapped.cli", *args],
-        env={**os.environ, "COLUMNS": "120", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_wrapped(*args, env=env)
     if ok:
         assert result.returncode == 0, result.stderr
     return result
@@ -36,10 +29,7 @@ def test_a_first_run_from_init_to_a_weekly_summary(
     backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
 ) -> None:
     engine = database_factory(backend)
-    env = {
-        "WRAPPED_DATA_DIR": str(tmp_path),
-        "WRAPPED_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-    }
+    env = warehouse_env(engine, tmp_path)
     assert "Warehouse ready" in run(["init"], env).stdout
     user = run(["users", "add", "--name", "Ada", "--timezone", "Pacific/Auckland"], env).stdout
     assert user.strip().isdigit()

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tests.cli import run_wrapped, warehouse_env
 from weekly_wrapped.warehouse import users
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 
 
 def wrapped(args: list[str], engine: Engine, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COLUMNS": "120",
-        "WRAPPED_DATA_DIR": str(tmp_path),
-        "WRAPPED_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "weekly_wrapped.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_wrapped(*args, env=warehouse_env(engine, tmp_path))
 
 
 def test_an_import_ends_with_a_summary_and_a_second_one_adds_nothing(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import requests
 from sqlalchemy import Engine
 
+from tests.cli import WRAPPED, run_wrapped
 from tests.fakes.spotify import FakeSpotify
 from tests.fakes.spotify.harness import spotify_settings
 from weekly_wrapped.config import Settings
@@ -47,20 +47,13 @@ def environment(settings: Settings, **changes: str) -> dict[str, str]:
 
 
 def wrapped(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "weekly_wrapped.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_wrapped(*args, env=env, timeout=60)
 
 
 def test_a_headless_login_then_poll_then_enrich(settings: Settings, fake: FakeSpotify) -> None:
     env = environment(settings)
     login = subprocess.Popen(
-        [sys.executable, "-m", "weekly_wrapped.cli", "login", "--no-browser", "--timeout", "30"],
+        [*WRAPPED, "login", "--no-browser", "--timeout", "30"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 
+from tests.cli import run_wrapped, warehouse_env
 from tests.factories import play
 from weekly_wrapped.insights.models import ListeningStats
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
@@ -18,20 +17,7 @@ from weekly_wrapped.warehouse import users
 
 
 def wrapped(engine: Engine, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "COLUMNS": "120",
-        "WRAPPED_DATA_DIR": str(tmp_path),
-        "WRAPPED_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "weekly_wrapped.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_wrapped(*args, env=warehouse_env(engine, tmp_path))
 
 
 def listener(engine: Engine) -> str:
