@@ -56,9 +56,15 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
         raise typer.Exit(130) from None
     print_summary(summary, out)
     for failed in summary.failed:
-        err.print(Text.assemble(("error: ", "bold red"), failed.error or ""), highlight=False)
+        err.print(
+            Text.assemble(("error: ", "bold red"), failed.error or ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if summary.failed:
-        err.print(Text.assemble(("hint: ", "dim"), BrokenJson.hint), highlight=False)
+        err.print(
+            Text.assemble(("hint: ", "dim"), BrokenJson.hint), highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1)
 
 
