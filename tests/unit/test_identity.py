@@ -65,3 +65,13 @@ def test_event_id_tells_apart_identical_rows_by_their_number() -> None:
 )
 def test_ids_come_out_of_spotify_uris(uri: str | None, expected: str | None) -> None:
     assert identity.spotify_id_from_uri(uri) == expected
+
+
+def test_event_ids_never_change_between_versions() -> None:
+    """Stored plays are matched by id: a new formula would import everything twice."""
+    at = datetime(2026, 11, 17, 8, 0, 5, 123456, tzinfo=UTC)
+    song = identity.song_key("Nova Lane", "Harbour Lights")
+    assert song == identity.song_key("NOVA LANE", "Harbour Lights - Remastered 2011")
+    assert identity.event_id(1, "export_extended", at, song, 200000, 0) == (
+        "e2493b45a44e41075c608ec42da42fcc"
+    )
