@@ -31,9 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import create_engine, text
 
-from common import postgres_url
+from common import fresh_postgres_database, postgres_url
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2014, 3, 2, tzinfo=UTC)
@@ -187,14 +186,7 @@ def fresh_warehouse(backend: str, folder: Path) -> str:
 def _postgres_database() -> str:
     admin_url = postgres_url()
     assert admin_url is not None
-    admin = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS wrapped_bench_import WITH (FORCE)"))
-        conn.execute(text("CREATE DATABASE wrapped_bench_import"))
-    admin.dispose()
-    return admin_url.rsplit("/", 1)[0] + "/wrapped_bench_import"
+    return fresh_postgres_database(admin_url, "wrapped_bench_import")
 
 
 # --- the report -------------------------------------------------------------------------

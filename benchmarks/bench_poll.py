@@ -33,9 +33,9 @@ from typing import Any
 
 import requests
 from cryptography.fernet import Fernet
-from sqlalchemy import Engine, create_engine, text, update
+from sqlalchemy import Engine, update
 
-from common import postgres_url
+from common import fresh_postgres_database, postgres_url
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller
@@ -166,18 +166,7 @@ def sqlite_urls(folder: Path) -> Callable[[], str]:
 
 
 def postgres_urls(admin_url: str) -> Callable[[], str]:
-    admin = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    base = admin_url.rsplit("/", 1)[0]
-
-    def make() -> str:
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS wrapped_bench_poll WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE wrapped_bench_poll"))
-        return f"{base}/wrapped_bench_poll"
-
-    return make
+    return lambda: fresh_postgres_database(admin_url, "wrapped_bench_poll")
 
 
 def report(results: list[Round], rate_limit: str, latency: float) -> None:

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, registry
 
-from common import postgres_url
+from common import fresh_postgres_database, postgres_url
 from weekly_wrapped.events import PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.processing.transform import Context, transform
@@ -152,18 +152,7 @@ def sqlite_factory(folder: Path) -> Callable[[], Engine]:
 
 
 def postgres_factory(admin_url: str) -> Callable[[], Engine]:
-    admin = create_engine(
-        admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
-    )
-    base = admin_url.rsplit("/", 1)[0]
-
-    def make() -> Engine:
-        with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS wrapped_bench_write WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE wrapped_bench_write"))
-        return db.connect(f"{base}/wrapped_bench_write")
-
-    return make
+    return lambda: db.connect(fresh_postgres_database(admin_url, "wrapped_bench_write"))
 
 
 def report(results: list[Measurement]) -> None:
