@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,12 +33,6 @@ DAY = datetime(2026, 11, 16, tzinfo=UTC)
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(DAY)
-
-
-@pytest.fixture
-def fake(clock: ManualClock) -> Iterator[FakeSpotify]:
-    with FakeSpotify(clock=clock) as spotify:
-        yield spotify
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,12 +25,6 @@ RECENT = "/v1/me/player/recently-played"
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
-
-
-@pytest.fixture
-def fake(clock: ManualClock) -> Iterator[FakeSpotify]:
-    with FakeSpotify(clock=clock) as spotify:
-        yield spotify
 
 
 @pytest.fixture

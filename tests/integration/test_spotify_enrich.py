@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,12 +35,6 @@ LONG_AGO = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(NOW)
-
-
-@pytest.fixture
-def fake(clock: ManualClock) -> Iterator[FakeSpotify]:
-    with FakeSpotify(clock=clock) as spotify:
-        yield spotify
 
 
 @pytest.fixture
