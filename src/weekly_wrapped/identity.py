@@ -69,6 +69,11 @@ def show_key(spotify_id: str | None, name: str) -> str:
     return spotify_id or "n:" + _sha1("show", normalize(name))
 
 
+def spelling_key(track_name: str, artist_name: str, album_name: str | None) -> str:
+    """A key for the exact names one play carried (no normalization: spelling is the point)."""
+    return _sha1(track_name, artist_name, album_name or "")[:24]
+
+
 def event_id(
     user_id: int,
     source: str,

@@ -62,6 +62,15 @@ class BridgeRow(NamedTuple):
     position: int
 
 
+class SpellingRow(NamedTuple):
+    """The names one play carried, exactly as its source spelled them."""
+
+    spelling_key: str
+    track_name: str
+    artist_name: str
+    album_name: str | None
+
+
 class DateRow(NamedTuple):
     date_key: int
     date: dt.date
@@ -95,6 +104,7 @@ class PlayRow(NamedTuple):
     shuffle: bool | None
     offline: bool | None
     incognito: bool
+    spelling_key: str
 
 
 class Rejected(NamedTuple):
@@ -115,8 +125,8 @@ class Rows:
     tracks: dict[str, TrackRow] = field(default_factory=dict)
     bridges: dict[tuple[str, str], BridgeRow] = field(default_factory=dict)
     dates: dict[int, DateRow] = field(default_factory=dict)
-    primary_artist: dict[str, str] = field(default_factory=dict)
-    seen_tracks: dict[str, tuple[TrackRef, str]] = field(default_factory=dict, repr=False)
+    spellings: dict[str, SpellingRow] = field(default_factory=dict)
+    named: dict[tuple[Any, ...], tuple[TrackRef, PlayKeys]] = field(default_factory=dict, repr=False)
     plays: list[PlayRow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -140,8 +150,8 @@ def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
     for event in accepted:
         zone = zones[event.user_id]
         assert zone is not None  # noqa: S101 - `_accept` rejected unknown zones
-        track = _add_dimensions(event, rows)
-        rows.plays.append(_play_row(event, zone, estimates.get(event.event_id), track, rows))
+        keys = _add_dimensions(event, rows)
+        rows.plays.append(_play_row(event, zone, estimates.get(event.event_id), keys, rows))
     return rows
 
 
@@ -225,15 +235,38 @@ def _estimate(play: Timed, previous: datetime | None) -> int:
     return min(int((play.played_at - previous).total_seconds() * 1000), duration)
 
 
-def _add_dimensions(event: PlayEvent, rows: Rows) -> TrackRow:
-    """Add the event's track, album and artists to `rows`; return its track row."""
+class PlayKeys(NamedTuple):
+    """What a play's own names make of it: its keys in every dimension."""
+
+    track_key: str
+    artist_key: str
+    album_key: str | None
+    song_key: str
+    spelling_key: str
+
+
+def _add_dimensions(event: PlayEvent, rows: Rows) -> PlayKeys:
+    """Add the event's track, album, artists and spelling to `rows`; return the play's keys.
+
+    The keys come from the play's own names (DESIGN §3): a track id that Spotify
+    renamed over the years links plays of different names to one catalogue track,
+    but never lends one play's artist or title to another.
+    """
+    track = event.track
+    album = track.album
+    names = (track.id, track.name, event.performer, album.name if album else None, event.kind)
+    seen = rows.named.get(names)
+    if seen is not None and (seen[0] is track or seen[0] == track):
+        return seen[1]
+    keys = _keys_of(event, rows)
+    rows.named[names] = (track, keys)
+    return keys
+
+
+def _keys_of(event: PlayEvent, rows: Rows) -> PlayKeys:
     track = event.track
     song = event.song_key
     key = track.id or "n:" + song
-    seen = rows.seen_tracks.get(key)
-    if seen is not None and (seen[0] is track or seen[0] == track) and seen[1] == event.kind:
-        return rows.tracks[key]
-    rows.seen_tracks[key] = (track, event.kind)
     performers = _performers(event)
     album_key = None
     if track.album is not None:
@@ -252,14 +285,24 @@ def _add_dimensions(event: PlayEvent, rows: Rows) -> TrackRow:
         track.isrc,
         album_key,
     )
-    row = rows.tracks[key] = merge_dimension(rows.tracks.get(key), row)
+    rows.tracks[key] = merge_dimension(rows.tracks.get(key), row)
     for position, (artist_key, spotify_id, name) in enumerate(performers):
         artist = ArtistRow(artist_key, spotify_id, name, None, None)
         rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
         rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
-        if position == 0:
-            rows.primary_artist.setdefault(key, artist_key)
-    return row
+    spelling = spelling_row(track.name, performers[0][2], track.album.name if track.album else None)
+    rows.spellings[spelling.spelling_key] = spelling
+    return PlayKeys(key, performers[0][0], album_key, song, spelling.spelling_key)
+
+
+def spelling_row(track_name: str, artist_name: str, album_name: str | None) -> SpellingRow:
+    """The spelling of a play's names, keyed by a hash of their exact text."""
+    return SpellingRow(
+        identity.spelling_key(track_name, artist_name, album_name),
+        track_name,
+        artist_name,
+        album_name,
+    )
 
 
 DimensionRow = TypeVar("DimensionRow", ArtistRow, AlbumRow, TrackRow)
@@ -291,7 +334,7 @@ def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
 
 
 def _play_row(
-    event: PlayEvent, zone: ZoneInfo, estimate: int | None, track: TrackRow, rows: Rows
+    event: PlayEvent, zone: ZoneInfo, estimate: int | None, keys: PlayKeys, rows: Rows
 ) -> PlayRow:
     date_key, local_hour = local_slot(event.played_at, zone)
     if date_key not in rows.dates:
@@ -303,10 +346,10 @@ def _play_row(
     return PlayRow(
         event.event_id,
         event.user_id,
-        track.track_key,
-        rows.primary_artist[track.track_key],
-        track.album_key,
-        track.song_key,
+        keys.track_key,
+        keys.artist_key,
+        keys.album_key,
+        keys.song_key,
         event.played_at,
         event.time_precision,
         date_key,
@@ -322,6 +365,7 @@ def _play_row(
         extras.shuffle,
         extras.offline,
         bool(extras.incognito),
+        keys.spelling_key,
     )
 
 

@@ -98,6 +98,18 @@ bridge_track_artist = Table(
     Column("position", SmallInteger, nullable=False),
 )
 
+# The names each play carried, exactly as its source spelled them. Spotify renames
+# artists and titles under one track id over the years, so a play is named by its own
+# spelling, never by the catalogue row of its track id (DESIGN §3).
+dim_spelling = Table(
+    "dim_spelling",
+    metadata,
+    Column("spelling_key", String(24), primary_key=True),
+    Column("track_name", Text, nullable=False),
+    Column("artist_name", Text, nullable=False),
+    Column("album_name", Text),
+)
+
 dim_date = Table(
     "dim_date",
     metadata,
@@ -136,6 +148,7 @@ def _play_columns() -> list[Column[Any]]:
         Column("shuffle", Boolean),
         Column("offline", Boolean),
         Column("incognito", Boolean, nullable=False, server_default="0"),
+        Column("spelling_key", String(24), nullable=False),
     ]
 
 
@@ -312,6 +325,7 @@ __all__ = [
     "dim_album",
     "dim_track",
     "bridge_track_artist",
+    "dim_spelling",
     "dim_date",
     "fact_play",
     "fact_play_merged",

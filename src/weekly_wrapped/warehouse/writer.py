@@ -24,6 +24,7 @@ from weekly_wrapped.warehouse.schema import (
     dim_album,
     dim_artist,
     dim_date,
+    dim_spelling,
     dim_track,
     fact_play,
     fact_play_merged,
@@ -37,6 +38,7 @@ _DIMENSIONS: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...] = (
     (dim_artist, ("artist_key",), ("spotify_id", "genres", "image_url")),
     (dim_track, ("track_key",), ("spotify_id", "duration_ms", "explicit", "isrc", "album_key")),
     (bridge_track_artist, ("track_key", "artist_key"), ()),
+    (dim_spelling, ("spelling_key",), ()),
 )
 # Spellings that normalize to one key ("Heroes - 2017 Remaster", "Heroes") keep the
 # smallest, so the stored name does not depend on which play arrived first.
@@ -145,6 +147,7 @@ def _values_of(rows: Rows, table: Table) -> list[tuple[Any, ...]]:
         "dim_artist": rows.artists,
         "dim_track": rows.tracks,
         "bridge_track_artist": rows.bridges,
+        "dim_spelling": rows.spellings,
     }
     return list(by_table[table.name].values())
 
