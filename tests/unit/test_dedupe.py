@@ -34,7 +34,7 @@ def row(
     return PlayRow(
         play_id, user, "t", "a", None, song, T0 + timedelta(seconds=seconds), precision,
         20230301, 22, ms_played, source == "api", source, "track",
-        None, None, None, None, None, None, False,
+        None, None, None, None, None, None, False, "s",
     )  # fmt: skip
 
 

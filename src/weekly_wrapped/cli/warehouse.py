@@ -13,7 +13,8 @@ from weekly_wrapped import pipeline
 from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
 from weekly_wrapped.config import get_settings
 from weekly_wrapped.events import json_schema
-from weekly_wrapped.warehouse import db, queries, users
+from weekly_wrapped.insights.stats import weekly_stats
+from weekly_wrapped.warehouse import db, users
 from weekly_wrapped.weeks import last_complete_week, parse_week, week_label
 
 users_app = typer.Typer(help="Add and list the people whose listening is recapped.")
@@ -134,22 +135,22 @@ def summary(
     with engine.connect() as conn:
         person = users.get_user(conn, user)
         start = parse_week(week) if week else last_complete_week(person.timezone)
-        s = queries.week_summary(conn, user, start)
+        s = weekly_stats(conn, user, start)
     end = start + timedelta(days=6)
     out.print(
         f"[bold]{person.display_name}[/] · {week_label(start)} "
         f"({start:%d %b} – {end:%d %b %Y}, {person.timezone})"
     )
-    if s.plays == 0:
+    if s.streams + s.skips == 0:
         out.print("No listening this week.")
         return
-    out.print(f"{s.minutes:,.1f} minutes · {s.streams} streams · {s.skips} skips")
+    out.print(f"{s.minutes_listened:,.1f} minutes · {s.streams} streams · {s.skips} skips")
     artists = Table("top artists", "minutes", title=None)
-    for name, minutes in s.top_artists:
-        artists.add_row(name, f"{minutes:,.1f}")
+    for artist in s.top_artists:
+        artists.add_row(artist.name, f"{artist.minutes:,.1f}")
     tracks = Table("top tracks", "artist", "streams")
-    for name, artist, streams in s.top_tracks:
-        tracks.add_row(name, artist, str(streams))
+    for track in s.top_tracks:
+        tracks.add_row(track.name, track.artist or "", str(track.streams))
     out.print(artists)
     out.print(tracks)
 

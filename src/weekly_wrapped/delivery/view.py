@@ -35,7 +35,8 @@ class Figure:
 class Ranked:
     """A line of a top-5 list."""
 
-    rank: int
+    rank: str
+    """Its place; a place shared with others shows as "=2"."""
     name: str
     detail: str | None
     amount: str
@@ -202,11 +203,19 @@ def _rhythm(stats: ListeningStats) -> str | None:
     )
 
 
+def _places(entries: list[Entry], by: str) -> list[str]:
+    """Standard competition places on the measure shown: 1, =2, =2, 4."""
+    values = [getattr(e, by) for e in entries]
+    places = [values.index(v) + 1 for v in values]
+    return [f"={p}" if places.count(p) > 1 else str(p) for p in places]
+
+
 def _ranked(entries: list[Entry], *, by: str) -> list[Ranked]:
     top = max((getattr(e, by) for e in entries), default=0) or 1
+    places = _places(entries[:5], by)
     return [
         Ranked(
-            rank=rank,
+            rank=places[i],
             name=entry.name,
             detail=entry.artist,
             amount=words.counted(entry.streams, "stream")
@@ -216,7 +225,7 @@ def _ranked(entries: list[Entry], *, by: str) -> list[Ranked]:
             link=entry.spotify_url if (entry.spotify_url or "").startswith("https://") else None,
             share=getattr(entry, by) / top,
         )
-        for rank, entry in enumerate(entries[:5], start=1)
+        for i, entry in enumerate(entries[:5])
     ]
 
 

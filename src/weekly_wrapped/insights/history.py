@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Connection, Row, Select, case, false, func, select
 
 from weekly_wrapped.processing.transform import STREAM_MS
-from weekly_wrapped.warehouse.schema import dim_artist, dim_track, fact_play
+from weekly_wrapped.warehouse.schema import dim_spelling, dim_track, fact_play
 from weekly_wrapped.weeks import date_key, week_date_keys
 
 QUIET_WEEKS = 8
@@ -80,25 +80,45 @@ def load_history(
 
 
 def _songs(user_key: int, week_start: date) -> Select[Any]:
-    """Per song: name, artist, a Spotify id if any, streams and last local day, to week end."""
+    """Per song: name, artist, a Spotify id if any, streams and last local day, to week end.
+
+    A song is named as the user played it most, then latest (`_spelling`).
+    """
     _, week_end = week_date_keys(week_start)
     return (
         select(
             fact_play.c.song_key,
-            func.max(dim_track.c.name).label("track"),
-            func.max(dim_artist.c.name).label("artist"),
+            _spelled(dim_spelling.c.track_name, user_key, week_end).label("track"),
+            _spelled(dim_spelling.c.artist_name, user_key, week_end).label("artist"),
             func.max(dim_track.c.spotify_id).label("spotify_id"),
             _streams().label("streams"),
             func.max(fact_play.c.local_date_key).label("last_key"),
         )
         .join(dim_track, dim_track.c.track_key == fact_play.c.track_key)
-        .join(dim_artist, dim_artist.c.artist_key == fact_play.c.artist_key)
         .where(
             fact_play.c.user_key == user_key,
             fact_play.c.kind == "track",
             fact_play.c.local_date_key < week_end,
         )
         .group_by(fact_play.c.song_key)
+    )
+
+
+def _spelled(name: ColumnElement[str], user_key: int, week_end: int) -> Any:
+    """`name` of the outer query's song in the spelling the user played most, then latest."""
+    mine = fact_play.alias("spelled")
+    return (
+        select(name)
+        .select_from(mine.join(dim_spelling, dim_spelling.c.spelling_key == mine.c.spelling_key))
+        .where(
+            mine.c.user_key == user_key,
+            mine.c.song_key == fact_play.c.song_key,
+            mine.c.local_date_key < week_end,
+        )
+        .group_by(mine.c.spelling_key, name)
+        .order_by(func.count().desc(), func.max(mine.c.played_at_utc).desc(), mine.c.spelling_key)
+        .limit(1)
+        .scalar_subquery()
     )
 
 
@@ -129,7 +149,10 @@ def _more_from_artist(
         fact_play.c.local_date_key >= week_first,
         fact_play.c.local_date_key < week_end,
     )
-    by_artist = select(dim_artist.c.artist_key).where(dim_artist.c.name == artist)
+    spelled_so = select(dim_spelling.c.spelling_key).where(dim_spelling.c.artist_name == artist)
+    by_artist = select(fact_play.c.artist_key).where(
+        fact_play.c.user_key == user_key, fact_play.c.spelling_key.in_(spelled_so)
+    )
     query = (
         _songs(user_key, week_start)
         .where(

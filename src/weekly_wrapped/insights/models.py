@@ -27,6 +27,18 @@ class Entry(_Model):
     spotify_url: str | None = None
 
 
+def tied_at_top(entries: list[Entry], by: str) -> list[Entry]:
+    """The entries that share the first place on the measure shown (`streams` or `minutes`).
+
+    Rankings break ties by the other measure so the order is stable, but a reader
+    sees one number: two tracks at 4 streams are tied, whatever their minutes.
+    """
+    if not entries:
+        return []
+    first = getattr(entries[0], by)
+    return [e for e in entries if getattr(e, by) == first]
+
+
 class Sessions(_Model):
     """Listening sessions: a gap of more than 20 minutes starts a new one."""
 

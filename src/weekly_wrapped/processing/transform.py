@@ -126,7 +126,9 @@ class Rows:
     bridges: dict[tuple[str, str], BridgeRow] = field(default_factory=dict)
     dates: dict[int, DateRow] = field(default_factory=dict)
     spellings: dict[str, SpellingRow] = field(default_factory=dict)
-    named: dict[tuple[Any, ...], tuple[TrackRef, PlayKeys]] = field(default_factory=dict, repr=False)
+    named: dict[tuple[Any, ...], tuple[TrackRef, PlayKeys]] = field(
+        default_factory=dict, repr=False
+    )
     plays: list[PlayRow] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 

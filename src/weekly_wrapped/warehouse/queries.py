@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,7 +16,6 @@ from sqlalchemy import (
     Table,
     any_,
     bindparam,
-    case,
     false,
     func,
     literal,
@@ -29,15 +28,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from weekly_wrapped.processing.transform import STREAM_MS, PlayRow
+from weekly_wrapped.processing.transform import PlayRow
 from weekly_wrapped.warehouse.schema import (
-    dim_artist,
+    dim_spelling,
     dim_track,
     dim_user,
     fact_play,
     fact_play_merged,
 )
-from weekly_wrapped.weeks import week_date_keys
 
 
 def as_utc(value: datetime) -> datetime:
@@ -70,68 +68,6 @@ def previous_play_ends(
         if latest is not None:
             ends[user_key] = as_utc(latest)
     return ends
-
-
-@dataclass(frozen=True)
-class WeekSummary:
-    """A short look at one week: enough for a first glance, before the full stats."""
-
-    week_start: date
-    plays: int
-    minutes: float
-    streams: int
-    skips: int
-    top_artists: list[tuple[str, float]]
-    top_tracks: list[tuple[str, str, int]]
-
-
-def week_summary(conn: Connection, user_key: int, week_start: date) -> WeekSummary:
-    """Minutes, streams and skips of music, and the top artists and tracks, in SQL."""
-    first, last = week_date_keys(week_start)
-    in_week = (
-        (fact_play.c.user_key == user_key)
-        & (fact_play.c.local_date_key >= first)
-        & (fact_play.c.local_date_key < last)
-        & (fact_play.c.kind == "track")
-        & (fact_play.c.incognito == false())
-    )
-    is_stream = fact_play.c.ms_played >= STREAM_MS
-    totals = conn.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(fact_play.c.ms_played), 0),
-            func.coalesce(func.sum(case((is_stream, 1), else_=0)), 0),
-        ).where(in_week)
-    ).one()
-    minutes = func.sum(fact_play.c.ms_played) / 60000.0
-    artists = conn.execute(
-        select(dim_artist.c.name, minutes.label("minutes"))
-        .join(dim_artist, dim_artist.c.artist_key == fact_play.c.artist_key)
-        .where(in_week)
-        .group_by(dim_artist.c.artist_key, dim_artist.c.name)
-        .order_by(minutes.desc(), dim_artist.c.name)
-        .limit(5)
-    )
-    streams = func.count()
-    tracks = conn.execute(
-        select(dim_track.c.name, dim_artist.c.name.label("artist"), streams.label("streams"))
-        .join(dim_track, dim_track.c.track_key == fact_play.c.track_key)
-        .join(dim_artist, dim_artist.c.artist_key == fact_play.c.artist_key)
-        .where(in_week & is_stream)
-        .group_by(fact_play.c.song_key, dim_track.c.name, dim_artist.c.name)
-        .order_by(streams.desc(), dim_track.c.name)
-        .limit(5)
-    )
-    plays, ms, stream_count = totals
-    return WeekSummary(
-        week_start=week_start,
-        plays=int(plays),
-        minutes=round(int(ms) / 60000, 1),
-        streams=int(stream_count),
-        skips=int(plays) - int(stream_count),
-        top_artists=[(r.name, round(float(r.minutes), 1)) for r in artists],
-        top_tracks=[(r.name, r.artist, int(r.streams)) for r in tracks],
-    )
 
 
 def users_with_estimates_since(
@@ -286,7 +222,8 @@ def yearly_totals(
     years: dict[int, _Year] = {}
     for y, artist_key, is_music, plays, ms in groups:
         years.setdefault(int(y), _Year()).add(artist_key, bool(is_music), int(plays), int(ms))
-    names = _artist_names(conn, {k for totals in years.values() for k in totals.leaders()})
+    leaders = {k for totals in years.values() for k in totals.leaders()}
+    names = _artist_names(conn, user_key, leaders)
     return [years[y].totals(y, names) for y in sorted(years)]
 
 
@@ -317,12 +254,26 @@ class _Year:
         )
 
 
-def _artist_names(conn: Connection, artist_keys: Collection[str]) -> dict[str, str]:
+def _artist_names(conn: Connection, user_key: int, artist_keys: Collection[str]) -> dict[str, str]:
+    """Each artist named as the user played it most, then latest."""
     if not artist_keys:
         return {}
     found = conn.execute(
-        select(dim_artist.c.artist_key, dim_artist.c.name).where(
-            _one_of(conn, dim_artist.c.artist_key, sorted(artist_keys))
+        select(
+            fact_play.c.artist_key,
+            dim_spelling.c.artist_name,
+            func.count().label("plays"),
+            func.max(fact_play.c.played_at_utc).label("latest"),
+        )
+        .join(dim_spelling, dim_spelling.c.spelling_key == fact_play.c.spelling_key)
+        .where(
+            fact_play.c.user_key == user_key,
+            _one_of(conn, fact_play.c.artist_key, sorted(artist_keys)),
+        )
+        .group_by(fact_play.c.artist_key, dim_spelling.c.artist_name)
+        .order_by(
+            func.count(), func.max(fact_play.c.played_at_utc), dim_spelling.c.artist_name.desc()
         )
     )
-    return {row.artist_key: row.name for row in found}
+    # In ascending order of preference, so the most played (then latest) spelling wins.
+    return {row.artist_key: row.artist_name for row in found}

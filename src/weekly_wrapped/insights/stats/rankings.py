@@ -1,10 +1,12 @@
 """Top lists, the artist minutes behind the shares, and the song on repeat: grouped in SQL.
 
 Songs are grouped by song key, so an API play (with ids) and an export play
-(names only) of one song are one entry; a song is named after one of its played
-tracks, one with a Spotify id when there is one. "By streams" counts streams
-only; "by minutes" sums every play. Ties fall to the other measure, then to the
-name.
+(names only) of one song are one entry; its link and art come from one of its
+played tracks, one with a Spotify id when there is one. Every entry is named by
+the user's own plays in the period: the spelling played most, then the latest
+(`spelled`), never by names that another play or another user carried. "By
+streams" counts streams only; "by minutes" sums every play. Ties fall to the
+other measure, then to the name.
 
 Each list first groups the period's plays by key alone, then names only the rows
 that can still make the list, so no query reads a whole dimension table.
@@ -40,9 +42,9 @@ from weekly_wrapped.insights.stats.period import (
 from weekly_wrapped.insights.stats.portable import json_array_strings
 from weekly_wrapped.insights.stats.totals import count_where
 from weekly_wrapped.warehouse.schema import (
-    bridge_track_artist,
     dim_album,
     dim_artist,
+    dim_spelling,
     dim_track,
     fact_play,
 )
@@ -120,13 +122,30 @@ def by_minutes(totals: Subquery) -> list[ColumnElement[Any]]:
     return [totals.c.ms.desc(), totals.c.streams.desc()]
 
 
-def named_songs(places: Subquery, order: list[ColumnElement[Any]], limit: int) -> Query:
-    """The first `limit` ranked songs, named, with their primary artist and album art."""
-    name, primary = dim_track.c.name, bridge_track_artist
+def spelled(key: str, of: ColumnElement[str], incognito: bool, kinds: Kinds) -> Any:
+    """The spelling the user's plays of `of` (a song, artist or album key) carried most
+    in the period, then the latest: what the entry is called."""
+    mine = fact_play.alias("spelled")
+    return (
+        select(mine.c.spelling_key)
+        .where(in_period(incognito, kinds, mine), mine.c[key] == of)
+        .group_by(mine.c.spelling_key)
+        .order_by(func.count().desc(), func.max(mine.c.played_at_utc).desc(), mine.c.spelling_key)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def named_songs(
+    places: Subquery, order: list[ColumnElement[Any]], limit: int, incognito: bool
+) -> Query:
+    """The first `limit` ranked songs, named as played, with their album art."""
+    name = dim_spelling.c.track_name
+    spelling = spelled("song_key", places.c.key, incognito, "music")
     return (
         select(
-            name,
-            dim_artist.c.name.label("artist"),
+            name.label("name"),
+            dim_spelling.c.artist_name.label("artist"),
             places.c.streams,
             places.c.ms,
             dim_album.c.image_url,
@@ -135,10 +154,7 @@ def named_songs(places: Subquery, order: list[ColumnElement[Any]], limit: int) -
         )
         .select_from(
             places.join(dim_track, dim_track.c.track_key == places.c.track_key)
-            .join(
-                primary, (primary.c.track_key == dim_track.c.track_key) & (primary.c.position == 0)
-            )
-            .join(dim_artist, dim_artist.c.artist_key == primary.c.artist_key)
+            .join(dim_spelling, dim_spelling.c.spelling_key == spelling)
             .outerjoin(dim_album, dim_album.c.album_key == dim_track.c.album_key)
         )
         .where(places.c.place <= limit)
@@ -147,11 +163,19 @@ def named_songs(places: Subquery, order: list[ColumnElement[Any]], limit: int) -
     )
 
 
-def named_artists(places: Subquery, order: list[ColumnElement[Any]], limit: int) -> Query:
-    """The first `limit` ranked artists (or shows), named, with their picture."""
+def named_artists(
+    places: Subquery,
+    order: list[ColumnElement[Any]],
+    limit: int,
+    incognito: bool,
+    kinds: Kinds = "music",
+) -> Query:
+    """The first `limit` ranked artists (or shows), named as played, with their picture."""
+    name = dim_spelling.c.artist_name
+    spelling = spelled("artist_key", places.c.key, incognito, kinds)
     return (
         select(
-            dim_artist.c.name,
+            name.label("name"),
             null().label("artist"),
             places.c.streams,
             places.c.ms,
@@ -159,9 +183,13 @@ def named_artists(places: Subquery, order: list[ColumnElement[Any]], limit: int)
             dim_artist.c.spotify_id,
             places.c.total,
         )
-        .join(dim_artist, dim_artist.c.artist_key == places.c.key)
+        .select_from(
+            places.join(dim_spelling, dim_spelling.c.spelling_key == spelling).outerjoin(
+                dim_artist, dim_artist.c.artist_key == places.c.key
+            )
+        )
         .where(places.c.place <= limit)
-        .order_by(*order, dim_artist.c.name, places.c.key)
+        .order_by(*order, name, places.c.key)
         .limit(limit)
     )
 
@@ -170,7 +198,7 @@ def named_artists(places: Subquery, order: list[ColumnElement[Any]], limit: int)
 def _top_tracks(incognito: bool) -> Query:
     songs = song_totals(incognito).subquery()
     places = ranked(songs, by_streams(songs), songs.c.streams > 0)
-    return named_songs(places, by_streams(places), TOP)
+    return named_songs(places, by_streams(places), TOP, incognito)
 
 
 def top_tracks(conn: Connection, period: Period) -> list[Entry]:
@@ -182,7 +210,7 @@ def top_tracks(conn: Connection, period: Period) -> list[Entry]:
 def _top_artists(incognito: bool, kinds: Kinds) -> Query:
     artists = artist_totals(incognito, kinds).subquery()
     places = ranked(artists, by_minutes(artists), true())
-    return named_artists(places, by_minutes(places), TOP)
+    return named_artists(places, by_minutes(places), TOP, incognito, kinds)
 
 
 def top_artists(conn: Connection, period: Period) -> list[Entry]:
@@ -208,29 +236,30 @@ def _top_albums(incognito: bool) -> Query:
             fact_play.c.album_key.label("key"),
             count_where(is_stream()).label("streams"),
             _ms().label("ms"),
-            func.min(fact_play.c.artist_key).label("artist_key"),
         )
         .where(in_period(incognito), fact_play.c.album_key.is_not(None))
         .group_by(fact_play.c.album_key)
         .subquery()
     )
     places = ranked(albums, by_minutes(albums), true())
+    name = dim_spelling.c.album_name
+    spelling = spelled("album_key", places.c.key, incognito, "music")
     return (
         select(
-            dim_album.c.name,
-            dim_artist.c.name.label("artist"),
+            name.label("name"),
+            dim_spelling.c.artist_name.label("artist"),
             places.c.streams,
             places.c.ms,
             dim_album.c.image_url,
             dim_album.c.spotify_id,
         )
         .select_from(
-            places.join(dim_album, dim_album.c.album_key == places.c.key).join(
-                dim_artist, dim_artist.c.artist_key == places.c.artist_key
+            places.join(dim_spelling, dim_spelling.c.spelling_key == spelling).outerjoin(
+                dim_album, dim_album.c.album_key == places.c.key
             )
         )
         .where(places.c.place <= TOP)
-        .order_by(*by_minutes(places), dim_album.c.name, places.c.key)
+        .order_by(*by_minutes(places), name, places.c.key)
         .limit(TOP)
     )
 
@@ -299,7 +328,7 @@ def _on_repeat(incognito: bool) -> Query:
     )
     order = [*by_streams(days), days.c.local_date_key]
     places = ranked(days, order, true())
-    songs = named_songs(places, [*by_streams(places), places.c.local_date_key], 1)
+    songs = named_songs(places, [*by_streams(places), places.c.local_date_key], 1, incognito)
     return songs.add_columns(places.c.local_date_key)
 
 

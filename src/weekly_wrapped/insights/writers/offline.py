@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from weekly_wrapped.insights import story as fmt
 from weekly_wrapped.insights.history import History
-from weekly_wrapped.insights.models import ListeningStats, Story
+from weekly_wrapped.insights.models import ListeningStats, Story, tied_at_top
 from weekly_wrapped.insights.writers.highlights import highlights, podcast_highlight
 from weekly_wrapped.insights.writers.moods import mood
 from weekly_wrapped.insights.writers.picks import recommendations
@@ -76,7 +76,7 @@ def _headline_key(stats: ListeningStats, traits: Traits) -> str:
 def headline(stats: ListeningStats, traits: Traits, voice: Voice) -> str:
     """A few words for the week's most telling trait."""
     key = _headline_key(stats, traits)
-    artist = stats.top_artists[0].name if stats.top_artists else ""
+    artist = fmt.join_names([a.name for a in tied_at_top(stats.top_artists, "minutes")])
     track = stats.on_repeat.name if stats.on_repeat else ""
     return voice.pick("headline", _HEADLINES[key]).format(artist=artist, track=track)
 
@@ -153,6 +153,10 @@ def _artists_sentence(stats: ListeningStats, traits: Traits, voice: Voice) -> st
     if not stats.top_artists:
         return None
     top = stats.top_artists[0]
+    tied = tied_at_top(stats.top_artists, "minutes")
+    if len(tied) > 1:
+        names = fmt.join_names([a.name for a in tied])
+        return f"{names} tied at the top of your artists, with {fmt.in_minutes(top.minutes)} each."
     if traits.listener == "loyal":
         share = fmt.percent(stats.top_artist_share)
         return voice.pick(
@@ -199,6 +203,10 @@ def _track_sentence(stats: ListeningStats, voice: Voice) -> str | None:
     top = stats.top_tracks[0]
     by = f" by {top.artist}" if top.artist else ""
     streams = fmt.counted(top.streams, "stream")
+    tied = tied_at_top(stats.top_tracks, "streams")
+    if len(tied) > 1:
+        names = fmt.join_names([f"{t.name} by {t.artist}" if t.artist else t.name for t in tied])
+        return f"{names} tied as your most-streamed tracks, with {streams} each."
     return voice.pick(
         "track",
         (

@@ -12,7 +12,7 @@ from typing import Literal
 
 from weekly_wrapped.insights import story as fmt
 from weekly_wrapped.insights.history import History, PastTrack
-from weekly_wrapped.insights.models import ListeningStats, Recommendation
+from weekly_wrapped.insights.models import ListeningStats, Recommendation, tied_at_top
 from weekly_wrapped.insights.writers.voice import Voice
 
 MAX_PICKS = 5
@@ -84,6 +84,12 @@ def _top_artist_reason(stats: ListeningStats, past: PastTrack, voice: Voice) -> 
         return f"By {past.artist}, from your history, and not played this week."
     entry = stats.top_artists[ranked.index(past.artist)]
     played = fmt.in_minutes(entry.minutes)
+    leaders = tied_at_top(stats.top_artists, "minutes")
+    if len(leaders) > 1 and entry in leaders:
+        return (
+            f"{past.artist} tied for your top artist this week with {played}; "
+            "you know this track from before, but it did not come up."
+        )
     if entry is stats.top_artists[0]:
         return voice.pick(
             f"why:{past.artist}:{past.track}",
