@@ -251,3 +251,11 @@ def test_the_generated_key_is_private_and_kept(tmp_path: Path) -> None:
     assert secret_key(load_settings(data_dir=tmp_path, secret_key=chosen.decode())) == chosen
     with pytest.raises(ConfigError, match="WRAPPED_SECRET_KEY is not a Fernet key"):
         secret_key(load_settings(data_dir=tmp_path, secret_key="short"))  # noqa: S106
+
+
+def test_a_shared_first_place_shows_as_a_tie(settings: Settings) -> None:
+    tied = [entry("Lady A", minutes=22.2), entry("Lady Antebellum", minutes=22.2), entry("Björk")]
+    _, text = bodies(compose(settings, top_artists=tied))
+    assert "=1. Lady A (22.2 min)" in text
+    assert "=1. Lady Antebellum (22.2 min)" in text
+    assert "3. Björk" in text

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.unit.test_email_message import entry, sample_stats
 from weekly_wrapped.insights import story
+from weekly_wrapped.insights.history import History
+from weekly_wrapped.insights.models import ListeningStats
+from weekly_wrapped.insights.writers import OfflineWriter
 
 
 @pytest.mark.parametrize(
@@ -60,3 +64,29 @@ def test_fit_words_keeps_earlier_sentences_and_skips_what_does_not_fit() -> None
 def test_a_single_overlong_sentence_is_cut_with_an_ellipsis() -> None:
     text = story.fit_words(["a b c d e f g"], 4)
     assert text == "a b c d…"
+
+
+def tied_week() -> ListeningStats:
+    """A week whose top artist and top track are shared by a renamed artist's two names."""
+    return sample_stats(
+        top_artists=[
+            entry("Lady A", minutes=22.2),
+            entry("Lady Antebellum", minutes=22.2),
+            entry("Björk", minutes=20.1),
+        ],
+        top_tracks=[
+            entry("Need You Now", "Lady A", streams=4, minutes=18.4),
+            entry("Need You Now", "Lady Antebellum", streams=4, minutes=13.9),
+            entry("Jóga", "Björk", streams=3),
+        ],
+        top_artist_share=0.2,
+        artist_diversity=0.8,
+    )
+
+
+def test_a_tie_at_the_top_is_told_as_a_tie() -> None:
+    stats = tied_week()
+    story = OfflineWriter().write(stats, History())
+    assert "Lady A and Lady Antebellum tied at the top of your artists" in story.summary
+    assert "Need You Now by Lady A and Need You Now by Lady Antebellum tied" in story.summary
+    assert "led your artists" not in story.summary
