@@ -7,15 +7,24 @@ EXTRAS ?= dev
 # Two workers: many tests wait on subprocesses, servers and PostgreSQL.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install demo test lint format bench bench-stats docs clean pg-start pg-stop
+.PHONY: install lock demo test lint format bench bench-stats docs clean pg-start pg-stop
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# pyproject.toml takes compatible ranges; requirements.lock pins the exact versions
+# that installs and CI use. `make lock` refreshes it after a change of ranges.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[$(EXTRAS)]'
 	@touch $@
+
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet 'pip-tools>=7.6,<8'
+	$(BIN)/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
+	sed -i 's|^#    pip-compile .*|#    make lock|' requirements.lock
 
 demo: install
 	@PATH="$(abspath $(BIN)):$$PATH" scripts/demo
