@@ -7,10 +7,11 @@ from functools import partial
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from weekly_wrapped.cli.app import app, err, open_engine, out
+from weekly_wrapped.cli.app import app, err, open_engine, out, user_id
 from weekly_wrapped.config import Settings, get_settings
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.sources.spotify.enrich import EnrichReport, enrich
@@ -21,7 +22,13 @@ from weekly_wrapped.sources.spotify.poller import poll as run_poll
 
 OptionalUser = Annotated[
     int | None,
-    typer.Option("--user", "-u", help="Only this user (see `wrapped users list`)."),
+    typer.Option(
+        "--user",
+        "-u",
+        parser=user_id,
+        metavar="ID",
+        help="Only this user (see `wrapped users list`).",
+    ),
 ]
 _STYLE = {"ok": "green", "rate_limited": "yellow", "waiting": "yellow", "failed": "red"}
 _EXIT_TRY_LATER = 75
@@ -41,6 +48,8 @@ def login(
         typer.Option(
             "--user",
             "-u",
+            parser=user_id,
+            metavar="ID",
             help="Connect this existing user. Default: the user of that Spotify account, "
             "created if new.",
         ),
@@ -73,7 +82,7 @@ def login(
     new = " (new user)" if connected.created else ""
     out.print(
         f"[green]Connected[/] Spotify account {connected.spotify_user_id} to user "
-        f"{connected.user_key} ({connected.display_name}){new}. Poll with `wrapped poll`."
+        f"{connected.user_key} ({escape(connected.display_name)}){new}. Poll with `wrapped poll`."
     )
 
 
@@ -115,7 +124,7 @@ def _outcome_table(outcomes: list[PollOutcome]) -> Table:
     table = Table("user", "status", "plays", "note")
     for o in outcomes:
         status = Text(o.status.replace("_", " "), style=_STYLE.get(o.status, ""))
-        table.add_row(str(o.user_key), status, str(o.plays), o.message)
+        table.add_row(str(o.user_key), status, str(o.plays), Text(o.message))
     return table
 
 
@@ -161,7 +170,7 @@ def enrich_command(
     report = enrich(open_engine(settings), settings, user_key=user, budget=limit)
     out.print(_enrich_summary(report))
     if report.stopped:
-        err.print(f"[yellow]Stopped early:[/] {report.stopped}")
+        err.print(f"[yellow]Stopped early:[/] {escape(report.stopped)}")
         raise typer.Exit(_EXIT_TRY_LATER)
 
 
