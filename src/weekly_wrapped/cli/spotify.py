@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Engine
 
 from weekly_wrapped.cli.app import app, err, open_engine, out, user_id
 from weekly_wrapped.config import Settings, get_settings
@@ -19,6 +20,7 @@ from weekly_wrapped.sources.spotify.login import login as run_login
 from weekly_wrapped.sources.spotify.oauth import redirect_target
 from weekly_wrapped.sources.spotify.poller import PollOutcome, PollReport
 from weekly_wrapped.sources.spotify.poller import poll as run_poll
+from weekly_wrapped.warehouse import users
 
 OptionalUser = Annotated[
     int | None,
@@ -103,10 +105,15 @@ def _show_url(url: str, *, headless: bool, port: int, timeout: int) -> None:
 
 @app.command()
 def poll(user: OptionalUser = None) -> None:
-    """Fetch recently played for every connected user (or one) and load the new plays."""
+    """Fetch recently played for every connected user (or one) and load the new plays.
+
+    One user's failure never stops the others; the command then exits with status 75
+    and names whose poll failed.
+    """
     settings = get_settings()
     _logging(settings)
-    report = run_poll(open_engine(settings), settings, None if user is None else [user])
+    engine = open_engine(settings)
+    report = run_poll(engine, settings, None if user is None else [user])
     if not report.outcomes:
         if user is not None:
             raise UnknownUser(f"no user with id {user}")
@@ -116,8 +123,21 @@ def poll(user: OptionalUser = None) -> None:
     out.print(_poll_summary(report))
     if user is not None and report.outcomes[0].status in ("not_connected", "reauth_needed"):
         raise typer.Exit(1)
-    if any(o.status == "failed" for o in report.outcomes):
+    failed = [o.user_key for o in report.outcomes if o.status == "failed"]
+    if failed:
+        err.print(
+            Text.assemble(("error: ", "bold red"), f"polling failed for {_named(engine, failed)}"),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(_EXIT_TRY_LATER)
+
+
+def _named(engine: Engine, user_keys: list[int]) -> str:
+    """``user 3 (Ada), user 7 (Bo)``."""
+    with engine.connect() as conn:
+        names = {u.user_key: u.display_name for u in users.list_users(conn)}
+    return ", ".join(f"user {key} ({names.get(key, '?')})" for key in user_keys)
 
 
 def _outcome_table(outcomes: list[PollOutcome]) -> Table:
