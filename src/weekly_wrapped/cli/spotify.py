@@ -184,14 +184,24 @@ def enrich_command(
         ),
     ] = None,
 ) -> None:
-    """Resolve name-only tracks and artists to Spotify, and fill album art, release dates, genres."""
+    """Resolve name-only tracks and artists to Spotify, and fill album art, release dates, genres.
+
+    A user whose Spotify connection fails is named, and another connected user's is
+    used; the command then exits with status 1.
+    """
     settings = get_settings()
     _logging(settings)
-    report = enrich(open_engine(settings), settings, user_key=user, budget=limit)
+    engine = open_engine(settings)
+    report = enrich(engine, settings, user_key=user, budget=limit)
     out.print(_enrich_summary(report))
+    for user_key, reason in report.failed_users.items():
+        failure = f"the Spotify connection of {_named(engine, [user_key])} failed: {reason}"
+        err.print(Text.assemble(("error: ", "bold red"), failure), highlight=False, soft_wrap=True)
     if report.stopped:
         err.print(f"[yellow]Stopped early:[/] {escape(report.stopped)}")
         raise typer.Exit(_EXIT_TRY_LATER)
+    if report.failed_users:
+        raise typer.Exit(1)
 
 
 def _enrich_summary(report: EnrichReport) -> str:
