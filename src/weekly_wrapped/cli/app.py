@@ -80,9 +80,7 @@ def user_id(text: str) -> int:
 
 UserOption = Annotated[
     int,
-    typer.Option(
-        "--user", "-u", parser=user_id, metavar="ID", help="User id (see `wrapped users list`)."
-    ),
+    typer.Option("--user", "-u", parser=user_id, help="User id (see `wrapped users list`)."),
 ]
 
 

@@ -28,7 +28,6 @@ OptionalUser = Annotated[
         "--user",
         "-u",
         parser=user_id,
-        metavar="ID",
         help="Only this user (see `wrapped users list`).",
     ),
 ]
@@ -51,7 +50,6 @@ def login(
             "--user",
             "-u",
             parser=user_id,
-            metavar="ID",
             help="Connect this existing user. Default: the user of that Spotify account, "
             "created if new.",
         ),

@@ -27,18 +27,16 @@ def stats(
         str | None,
         typer.Option(
             "--from",
-            metavar="YYYY-MM-DD",
             show_default=False,
-            help="First day in the user's timezone. Default: the day of their first play.",
+            help="First day (YYYY-MM-DD) in the user's timezone. Default: the day of their first play.",
         ),
     ] = None,
     to_day: Annotated[
         str | None,
         typer.Option(
             "--to",
-            metavar="YYYY-MM-DD",
             show_default=False,
-            help="Last day, included. Default: today in the user's timezone.",
+            help="Last day (YYYY-MM-DD), included. Default: today in the user's timezone.",
         ),
     ] = None,
     format: Annotated[
