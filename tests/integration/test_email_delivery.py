@@ -25,6 +25,7 @@ from weekly_wrapped.delivery import ledger
 from weekly_wrapped.delivery.errors import MailerConfigError
 from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.delivery.mailer import deliver
+from weekly_wrapped.delivery.transports import Handover
 from weekly_wrapped.warehouse.users import add_user
 
 WEEK = date(2026, 11, 16)
@@ -362,3 +363,56 @@ def test_an_unwritable_outbox_stops_with_a_hint(engine: Engine, user: int, tmp_p
         deliver(engine, settings, user, WEEK, "recap", note())
     assert "WRAPPED_OUTBOX_DIR" in (caught.value.hint or "")
     assert record(engine, user).status == "deferred", "it goes out on a later run"
+
+
+def test_the_outbox_is_private_to_its_owner(engine: Engine, user: int, tmp_path: Path) -> None:
+    outbox = tmp_path / "mail" / "outbox"
+    message = note()
+    message.add_alternative("<p>Your Spotify login expired.</p>", subtype="html")
+    deliver(
+        engine, load_settings(data_dir=tmp_path, outbox_dir=outbox), user, WEEK, "recap", message
+    )
+
+    def mode(path: Path) -> str:
+        return oct(path.stat().st_mode & 0o777)
+
+    eml = outbox / str(user) / "2026-W47.eml"
+    assert [mode(outbox), mode(eml.parent)] == ["0o700", "0o700"]
+    assert [mode(eml), mode(eml.with_suffix(".html"))] == ["0o600", "0o600"]
+
+
+class Surprising:
+    """A transport whose library raises something nobody planned for."""
+
+    name = "surprising"
+
+    def __init__(self, after_handover: bool) -> None:
+        self.after_handover = after_handover
+
+    def send(self, message: EmailMessage, key: DeliveryKey, handover: Handover) -> str:
+        if self.after_handover:
+            handover()
+        raise RuntimeError("the library surprised us")
+
+
+@pytest.mark.parametrize(
+    ("after_handover", "status", "next_run"),
+    [(False, "deferred", "sent"), (True, "sending", "skipped")],
+)
+def test_a_surprise_is_recorded_and_never_sends_twice(
+    engine: Engine,
+    user: int,
+    tmp_path: Path,
+    after_handover: bool,
+    status: str,
+    next_run: str,
+) -> None:
+    settings = load_settings(data_dir=tmp_path)
+    transport = Surprising(after_handover)
+    outcome = deliver(engine, settings, user, WEEK, "recap", note(), transport=transport)
+
+    assert (outcome.result, outcome.status) == ("failed", status)
+    assert outcome.detail == "unexpected RuntimeError: the library surprised us"
+    kept = record(engine, user)
+    assert (kept.attempts, kept.last_error) == (1, outcome.detail)
+    assert deliver(engine, settings, user, WEEK, "recap", note()).result == next_run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -11,16 +12,20 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
+from tests.cli import run_wrapped, warehouse_env
 from tests.fakes.openai_compat import FakeOpenAI
 from tests.integration.test_email_delivery import SmtpServer, smtp_settings
 from tests.unit.test_email_message import Page
 from weekly_wrapped import pipeline
 from weekly_wrapped.config import load_settings
+from weekly_wrapped.delivery import ledger
 from weekly_wrapped.delivery.errors import NotDeliverable
+from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.delivery.service import send_recap, send_week
 from weekly_wrapped.insights.recap import load_recap
+from weekly_wrapped.warehouse.schema import dim_user
 from weekly_wrapped.warehouse.users import add_user
 from weekly_wrapped.weeks import last_complete_week, week_label
 
@@ -46,12 +51,16 @@ def test_the_recap_arrives_over_smtp_complete(
     with SmtpServer() as server:
         outcome = send_recap(engine, smtp_settings(tmp_path, server.port), listener, week)
         [message] = server.mailbox.messages()
+        [envelope] = server.mailbox.received
 
     assert outcome.result == "sent" and message["Message-ID"] == outcome.message_id
     assert message["Subject"].startswith("Your week in music · ")
     assert message["To"].addresses[0].display_name == NAME
     assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/unsubscribe?user=")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert list_unsubscribe(bytes(envelope.original_content or b"")) == (
+        f"<http://127.0.0.1:8000/unsubscribe?user={listener}&token="
+    )
     assert [p.get_content_type() for p in message.walk()] == [
         "multipart/alternative", "text/plain", "multipart/related", "text/html",
         "image/png", "image/png", "image/png",
@@ -64,6 +73,14 @@ def test_the_recap_arrives_over_smtp_complete(
     with engine.connect() as conn:
         recap = load_recap(conn, listener, week)
     assert recap is not None and recap.story.headline in page.texts
+
+
+def list_unsubscribe(raw: bytes) -> str:
+    """The List-Unsubscribe line as it went over the wire, up to its token."""
+    head = raw.split(b"\r\n\r\n", 1)[0].replace(b"\r\n", b"\n")
+    [line] = re.findall(rb"^List-Unsubscribe: (<[^\n]*>)\n(?![ \t])", head + b"\n", re.M)
+    assert re.fullmatch(rb"<[\x21-\x7e]+token=[\w-]{32}>", line), "one plain <url>, unencoded"
+    return line.decode("ascii").split("token=")[0] + "token="
 
 
 def body(message: EmailMessage, kind: str) -> str:
@@ -165,3 +182,41 @@ def test_wrapped_send_reports_sent_skipped_and_failed(
     assert "no email address on record; add one with `wrapped users update --user" in first.stdout
     assert (tmp_path / "outbox" / str(listener) / f"{week}.html").exists()
     assert "0 sent, 2 skipped, 0 failed." in again.stdout
+
+
+def test_one_bad_user_among_twenty_stops_nobody_else(engine: Engine, tmp_path: Path) -> None:
+    with engine.begin() as conn:
+        people = [
+            add_user(conn, name=f"Listener {n}", email=f"l{n}@example.com") for n in range(20)
+        ]
+        # A timezone since dropped from the tz database, stored when it was still valid.
+        conn.execute(
+            update(dim_user)
+            .where(dim_user.c.user_key == people[6])
+            .values(timezone="US/Pacific-New")
+        )
+    for user in people[:2]:
+        pipeline.generate(engine, load_settings(data_dir=tmp_path), user, weeks=1, seed=user)
+    env = warehouse_env(engine, tmp_path) | {"WRAPPED_EMAIL": "outbox"}
+    week = last_complete_week("UTC")
+    outbox = tmp_path / "outbox"
+
+    first = run_wrapped("send", "--week", week_label(week), env=env)
+    written = {path: path.read_bytes() for path in outbox.rglob("*.eml")}
+    again = run_wrapped("send", "--week", week_label(week), env=env)
+
+    assert first.returncode == 1 and "Traceback" not in first.stdout + first.stderr
+    assert "19 sent, 0 skipped, 1 failed." in first.stdout
+    assert f"email failed for user {people[6]} (Listener 6)\n" in first.stderr
+    assert sorted(int(path.parent.name) for path in written) == sorted(set(people) - {people[6]})
+    with engine.connect() as conn:
+        failed = ledger.read(conn, DeliveryKey(people[6], week, "recap"))
+    assert failed is not None and failed.status == "deferred", "the next run tries it again"
+    assert "US/Pacific-New" in (failed.last_error or "")
+
+    for path, raw in written.items():
+        assert list_unsubscribe(raw.replace(b"\n", b"\r\n")).endswith(
+            f"user={path.parent.name}&token="
+        )
+    assert again.returncode == 1 and "0 sent, 19 skipped, 1 failed." in again.stdout
+    assert {path: path.read_bytes() for path in outbox.rglob("*.eml")} == written, "none twice"

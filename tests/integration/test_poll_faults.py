@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,12 +12,17 @@ from sqlalchemy import Engine, select
 
 from tests.fakes.spotify import FakeSpotify, ManualClock
 from tests.fakes.spotify.harness import log_in, spotify_settings
+from weekly_wrapped.bus import Bus
 from weekly_wrapped.config import Settings
+from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller, PollOutcome
 from weekly_wrapped.sources.spotify.tokens import cipher, load_tokens
-from weekly_wrapped.warehouse.schema import dim_user, fact_play
+from weekly_wrapped.warehouse.queries import as_utc
+from weekly_wrapped.warehouse.schema import dim_user, fact_play, poll_backoff
 from weekly_wrapped.warehouse.users import get_user
+from weekly_wrapped.warehouse.writer import WriteResult
 
 NOW = datetime(2026, 11, 18, 20, 0, tzinfo=UTC)
 RECENT = "/v1/me/player/recently-played"
@@ -199,3 +205,74 @@ def test_a_lapsed_user_without_an_email_is_still_marked(
     clock.advance(hours=2)
     outcome = by_user(poller(engine, settings, clock, []).poll().outcomes, users)["linus"]
     assert outcome.status == "reauth_needed" and "no email address on file" in outcome.message
+
+
+def backoff_of(engine: Engine, user_key: int) -> tuple[datetime, str] | None:
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(poll_backoff.c.not_before, poll_backoff.c.reason).where(
+                poll_backoff.c.user_key == user_key
+            )
+        ).one_or_none()
+    return None if row is None else (as_utc(row.not_before), row.reason)
+
+
+def test_a_surprise_for_one_user_is_kept_against_them_and_the_others_are_polled(
+    engine: Engine, settings: Settings, fake: FakeSpotify, clock: ManualClock, users: dict[str, int]
+) -> None:
+    with engine.begin() as conn:
+        # A timezone since dropped from the tz database: working out her lapse week fails.
+        conn.execute(
+            dim_user.update()
+            .where(dim_user.c.user_key == users["ada"])
+            .values(timezone="US/Pacific-New")
+        )
+    fake.revoke("ada")
+    rounds = poller(engine, settings, clock, [])
+
+    outcome = by_user(rounds.poll().outcomes, users)
+    ada = outcome["ada"]
+    assert ada.status == "failed" and "unexpected ZoneInfoNotFoundError" in ada.message
+    assert [outcome[n].plays for n in ("grace", "linus")] == [5, 5]
+    assert [plays_of(engine, users[n]) for n in ("grace", "linus")] == [5, 5]
+    kept = backoff_of(engine, users["ada"])
+    assert kept is not None and kept[0] == NOW and "US/Pacific-New" in kept[1]
+
+    with engine.begin() as conn:
+        conn.execute(
+            dim_user.update().where(dim_user.c.user_key == users["ada"]).values(timezone="UTC")
+        )
+    log_in(engine, settings, fake, "ada", user_key=users["ada"], clock=clock)
+    again = by_user(rounds.poll().outcomes, users)["ada"]
+    assert (again.status, again.plays) == ("ok", 5), "she is not made to wait"
+    assert backoff_of(engine, users["ada"]) is None, "a good poll clears the failure"
+
+
+class PickyBus:
+    """The real bus, except that it chokes on one user's plays."""
+
+    def __init__(self, inner: Bus, user_key: int) -> None:
+        self.inner, self.user_key = inner, user_key
+
+    def publish(self, events: Iterable[PlayEvent]) -> WriteResult:
+        batch = list(events)
+        if any(event.user_id == self.user_key for event in batch):
+            raise RuntimeError(f"cannot take the plays of user {self.user_key}")
+        return self.inner.publish(batch)
+
+
+def test_plays_one_user_cannot_store_hold_up_nobody_else(
+    engine: Engine, settings: Settings, fake: FakeSpotify, clock: ManualClock, users: dict[str, int]
+) -> None:
+    bus = PickyBus(open_bus(engine, settings), users["grace"])
+    client = SpotifyClient(settings, clock=clock)
+    outcome = by_user(
+        Poller(engine, settings, client=client, bus=bus, clock=clock).poll().outcomes, users
+    )
+
+    grace = outcome["grace"]
+    assert grace.status == "failed" and "cannot take the plays of user" in grace.message
+    assert [plays_of(engine, users[n]) for n in ("ada", "grace", "linus")] == [5, 0, 5]
+    assert [outcome[n].status for n in ("ada", "linus")] == ["ok", "ok"]
+    again = by_user(poller(engine, settings, clock, []).poll().outcomes, users)
+    assert (again["grace"].plays, plays_of(engine, users["grace"])) == (5, 5), "fetched again"

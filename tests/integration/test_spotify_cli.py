@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from tests.cli import WRAPPED, run_wrapped
 from tests.fakes.spotify import FakeSpotify
-from tests.fakes.spotify.harness import spotify_settings
+from tests.fakes.spotify.harness import connect_directly, spotify_settings
 from weekly_wrapped.config import Settings
+from weekly_wrapped.warehouse.schema import dim_user, oauth_token
 
 
 @pytest.fixture
@@ -93,3 +94,49 @@ def test_polling_a_user_who_never_connected_says_how_to(settings: Settings) -> N
     result = wrapped("poll", "--user", "1", env=env)
     assert result.returncode == 1
     assert "not connected" in result.stdout and "wrapped login --user 1" in result.stdout
+
+
+def test_a_poll_that_fails_for_one_user_polls_the_rest_and_names_them(
+    settings: Settings, fake: FakeSpotify, engine: Engine
+) -> None:
+    now = datetime.now(UTC)
+    connect_directly(engine, settings, fake, "ada.l", now)
+    grace = connect_directly(engine, settings, fake, "grace", now)
+    with engine.begin() as conn:
+        # A timezone since dropped from the tz database: working out her lapse week fails.
+        conn.execute(
+            update(dim_user).where(dim_user.c.user_key == grace).values(timezone="US/Pacific-New")
+        )
+    fake.revoke("grace")
+
+    result = wrapped("poll", env=environment(settings))
+
+    assert result.returncode == 75
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Polled 1 of 2 users: 12 plays fetched, 12 new in the warehouse" in result.stdout
+    assert f"error: polling failed for user {grace} (grace)\n" in result.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_enrich_names_a_user_whose_connection_fails_and_uses_another(
+    settings: Settings, fake: FakeSpotify, engine: Engine
+) -> None:
+    now = datetime.now(UTC)
+    ada = connect_directly(engine, settings, fake, "ada.l", now)
+    connect_directly(engine, settings, fake, "grace", now)
+    env = environment(settings)
+    assert wrapped("poll", env=env).returncode == 0
+    with engine.begin() as conn:
+        conn.execute(
+            update(oauth_token)
+            .where(oauth_token.c.user_key == ada)
+            .values(access_token_enc="not a token")  # noqa: S106
+        )
+
+    result = wrapped("enrich", env=env)
+
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "Nothing left to look up." in result.stdout, "another user's connection served"
+    assert (
+        f"error: the Spotify connection of user {ada} (ada.l) failed: the stored" in result.stderr
+    )

@@ -16,6 +16,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from weekly_wrapped.config import Settings, load_settings
+from weekly_wrapped.delivery.errors import NotDeliverable
 from weekly_wrapped.delivery.recap_email import compose_recap
 from weekly_wrapped.delivery.signing import check_unsubscribe_token
 from weekly_wrapped.delivery.view import subject
@@ -148,6 +149,59 @@ def test_the_headers_carry_a_signed_one_click_unsubscribe(settings: Settings) ->
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert link[1].replace("&", "&amp;") in message.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert message["Subject"] == "Your week in music · 16–22 Nov"
+
+
+def header_lines(raw: bytes) -> list[bytes]:
+    """The header lines of a message exactly as written, folded lines kept apart."""
+    head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]
+    return re.split(rb"\r?\n", head)
+
+
+def test_the_unsubscribe_headers_are_written_in_their_wire_form(settings: Settings) -> None:
+    message = compose(settings)
+    for raw in (message.as_bytes(), message.as_bytes(policy=policy.SMTP)):
+        lines = header_lines(raw)
+        [unsubscribe] = [line for line in lines if line.startswith(b"List-Unsubscribe:")]
+        assert re.fullmatch(
+            rb"List-Unsubscribe: <https://wrapped\.example\.org/unsubscribe\?user=7&token=[\w-]+>",
+            unsubscribe,
+        ), unsubscribe
+        assert lines[lines.index(unsubscribe) + 1][:1] not in (b" ", b"\t"), "never folded"
+        assert b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+
+
+def test_an_unsubscribe_link_that_cannot_stand_in_a_header_is_a_config_error(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(data_dir=tmp_path, public_url="https://wrapped.exämple.org")
+    with pytest.raises(ConfigError, match="cannot be written in an email header"):
+        compose(settings)
+
+
+def test_a_line_break_in_a_stored_name_never_makes_a_header(settings: Settings) -> None:
+    message = compose_recap(
+        settings, KEY, user_key=7, name="Eve\r\nBcc: x@y.z", email="eve@example.com",
+        stats=sample_stats(), story=sample_story(),
+    )  # fmt: skip
+    raw = message.as_bytes(policy=policy.SMTP)
+    assert not [line for line in header_lines(raw) if line.lower().startswith(b"bcc")]
+    parsed = received(message)
+    assert [str(a) for a in parsed["To"].addresses] == ['"Eve Bcc: x@y.z" <eve@example.com>']
+    assert "Hi Eve Bcc: x@y.z," in parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
+def test_a_stored_address_with_control_characters_is_not_deliverable(settings: Settings) -> None:
+    with pytest.raises(NotDeliverable, match="cannot address the email of user 7") as refused:
+        compose_recap(
+            settings, KEY, user_key=7, name="Eve", email="eve\x1b@example.com",
+            stats=sample_stats(), story=sample_story(),
+        )  # fmt: skip
+    assert "wrapped users update --user 7 --email" in (refused.value.hint or "")
+
+
+@pytest.mark.parametrize("token", ["é" * 32, "\udcff", "", "x" * 10_000, "🙂"])
+def test_a_token_that_is_not_ascii_is_simply_invalid(token: str) -> None:
+    assert check_unsubscribe_token(KEY, 7, token) is False
 
 
 def test_subjects_name_the_days_of_the_week() -> None:

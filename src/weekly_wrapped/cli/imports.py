@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -112,7 +113,7 @@ class ImportBar:
     def started(self, file: ExportFile) -> None:
         number = self._progress.tasks[0].fields["file"] + 1
         shown = file.name if len(file.name) <= 48 else "…" + file.name[-47:]
-        self._progress.update(self._task, description=shown, file=number)
+        self._progress.update(self._task, description=escape(shown), file=number)
 
     def advanced(self, bytes_read: int, rows: int) -> None:
         task = self._progress.tasks[0]
@@ -134,7 +135,8 @@ def print_summary(summary: imports.ImportSummary, console: Console) -> None:
     if summary.years:
         console.print(_years(summary))
     if summary.ignored:
-        console.print(f"[dim]Not listening history, left alone: {', '.join(summary.ignored)}[/]")
+        ignored = escape(", ".join(summary.ignored))
+        console.print(f"[dim]Not listening history, left alone: {ignored}[/]")
 
 
 def _counts(summary: imports.ImportSummary) -> Table:
@@ -165,6 +167,6 @@ def _years(summary: imports.ImportSummary) -> Table:
             f"{year.plays:,}",
             f"{year.minutes:,.1f}",
             f"{year.podcast_minutes:,.1f}",
-            year.top_artist or "",
+            Text(year.top_artist or ""),
         )
     return table

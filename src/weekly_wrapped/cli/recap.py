@@ -9,12 +9,22 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import Engine
 
-from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
+from weekly_wrapped.cli.app import (
+    SafeConsole,
+    UserOption,
+    app,
+    err,
+    json_for_terminal,
+    open_engine,
+    out,
+)
 from weekly_wrapped.config import get_settings
 from weekly_wrapped.insights import story as fmt
 from weekly_wrapped.insights.models import ListeningStats, Story
@@ -69,7 +79,9 @@ def _send(engine: Engine, built: Recap, resend: bool) -> None:
 
     settings = get_settings()
     outcome = send_recap(engine, settings, built.user.user_key, built.week_start, resend)
-    err.print(f"email {outcome.result}: {outcome.detail or outcome.status}", highlight=False)
+    err.print(
+        f"email {outcome.result}: {escape(outcome.detail or outcome.status)}", highlight=False
+    )
     if outcome.result == "failed":
         raise typer.Exit(1)
 
@@ -79,10 +91,10 @@ def _show(built: Recap, format: RecapFormat, output: Path | None) -> None:
     if format == "html":
         print(write_html(built, output or html_path(settings.data_dir, built)))
     elif format == "json":
-        _emit(json.dumps(built.to_json(), indent=2, ensure_ascii=False), output)
+        _emit(json_for_terminal(json.dumps(built.to_json(), indent=2, ensure_ascii=False)), output)
     elif output is not None:
         with output.open("w", encoding="utf-8") as file:
-            print_recap(built, Console(file=file, width=100, color_system=None))
+            print_recap(built, SafeConsole(file=file, width=100, color_system=None))
         print(output)
     else:
         print_recap(built, out)
@@ -210,6 +222,6 @@ def _moments(story: Story) -> RenderableType:
 def _picks(story: Story) -> Table:
     table = Table("track", "artist", "why", title="From your own history", title_justify="left")
     for pick in story.recommendations:
-        name = Text(pick.track, style=f"link {pick.spotify_url}" if pick.spotify_url else "")
+        name = Text(pick.track, style=Style(link=pick.spotify_url) if pick.spotify_url else "")
         table.add_row(name, Text(pick.artist), Text(pick.why, style="dim"))
     return table

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.text import Text
 
-from weekly_wrapped.cli.app import app, open_engine, out
+from weekly_wrapped.cli.app import app, err, open_engine, out
 from weekly_wrapped.config import get_settings
 from weekly_wrapped.weeks import last_complete_week, parse_week, week_label
 
@@ -27,8 +28,9 @@ def send(
 ) -> None:
     """Email the week's recap to every opted-in user with an email address.
 
-    Each user gets it once: running this again skips whoever already has it. Exits
-    with status 1 when any email failed.
+    Each user gets it once: running this again skips whoever already has it. One
+    user's failure never stops the others; the command then exits with status 1 and
+    names whose email failed.
     """
     # Imported here: the charts load matplotlib, which other commands do not need.
     from weekly_wrapped.delivery.service import UserResult, send_week
@@ -49,5 +51,8 @@ def send(
     report = send_week(open_engine(settings), settings, start, resend, on_result=show)
     sent, skipped, failed = (report.count(r) for r in ("sent", "skipped", "failed"))
     out.print(f"[bold]{sent} sent, {skipped} skipped, {failed} failed.[/]")
-    if failed:
+    if report.failed:
+        names = ", ".join(f"user {r.user_key} ({r.name})" for r in report.failed)
+        failure = Text.assemble(("error: ", "bold red"), f"the recap email failed for {names}")
+        err.print(failure, highlight=False, soft_wrap=True)
         raise typer.Exit(1)

@@ -7,10 +7,12 @@ from functools import partial
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+from sqlalchemy import Engine
 
-from weekly_wrapped.cli.app import app, err, open_engine, out
+from weekly_wrapped.cli.app import app, err, open_engine, out, user_id
 from weekly_wrapped.config import Settings, get_settings
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.sources.spotify.enrich import EnrichReport, enrich
@@ -18,10 +20,16 @@ from weekly_wrapped.sources.spotify.login import login as run_login
 from weekly_wrapped.sources.spotify.oauth import redirect_target
 from weekly_wrapped.sources.spotify.poller import PollOutcome, PollReport
 from weekly_wrapped.sources.spotify.poller import poll as run_poll
+from weekly_wrapped.warehouse import users
 
 OptionalUser = Annotated[
     int | None,
-    typer.Option("--user", "-u", help="Only this user (see `wrapped users list`)."),
+    typer.Option(
+        "--user",
+        "-u",
+        parser=user_id,
+        help="Only this user (see `wrapped users list`).",
+    ),
 ]
 _STYLE = {"ok": "green", "rate_limited": "yellow", "waiting": "yellow", "failed": "red"}
 _EXIT_TRY_LATER = 75
@@ -41,6 +49,7 @@ def login(
         typer.Option(
             "--user",
             "-u",
+            parser=user_id,
             help="Connect this existing user. Default: the user of that Spotify account, "
             "created if new.",
         ),
@@ -73,7 +82,7 @@ def login(
     new = " (new user)" if connected.created else ""
     out.print(
         f"[green]Connected[/] Spotify account {connected.spotify_user_id} to user "
-        f"{connected.user_key} ({connected.display_name}){new}. Poll with `wrapped poll`."
+        f"{connected.user_key} ({escape(connected.display_name)}){new}. Poll with `wrapped poll`."
     )
 
 
@@ -94,10 +103,15 @@ def _show_url(url: str, *, headless: bool, port: int, timeout: int) -> None:
 
 @app.command()
 def poll(user: OptionalUser = None) -> None:
-    """Fetch recently played for every connected user (or one) and load the new plays."""
+    """Fetch recently played for every connected user (or one) and load the new plays.
+
+    One user's failure never stops the others; the command then exits with status 75
+    and names whose poll failed.
+    """
     settings = get_settings()
     _logging(settings)
-    report = run_poll(open_engine(settings), settings, None if user is None else [user])
+    engine = open_engine(settings)
+    report = run_poll(engine, settings, None if user is None else [user])
     if not report.outcomes:
         if user is not None:
             raise UnknownUser(f"no user with id {user}")
@@ -107,15 +121,28 @@ def poll(user: OptionalUser = None) -> None:
     out.print(_poll_summary(report))
     if user is not None and report.outcomes[0].status in ("not_connected", "reauth_needed"):
         raise typer.Exit(1)
-    if any(o.status == "failed" for o in report.outcomes):
+    failed = [o.user_key for o in report.outcomes if o.status == "failed"]
+    if failed:
+        err.print(
+            Text.assemble(("error: ", "bold red"), f"polling failed for {_named(engine, failed)}"),
+            highlight=False,
+            soft_wrap=True,
+        )
         raise typer.Exit(_EXIT_TRY_LATER)
+
+
+def _named(engine: Engine, user_keys: list[int]) -> str:
+    """``user 3 (Ada), user 7 (Bo)``."""
+    with engine.connect() as conn:
+        names = {u.user_key: u.display_name for u in users.list_users(conn)}
+    return ", ".join(f"user {key} ({names.get(key, '?')})" for key in user_keys)
 
 
 def _outcome_table(outcomes: list[PollOutcome]) -> Table:
     table = Table("user", "status", "plays", "note")
     for o in outcomes:
         status = Text(o.status.replace("_", " "), style=_STYLE.get(o.status, ""))
-        table.add_row(str(o.user_key), status, str(o.plays), o.message)
+        table.add_row(str(o.user_key), status, str(o.plays), Text(o.message))
     return table
 
 
@@ -155,14 +182,24 @@ def enrich_command(
         ),
     ] = None,
 ) -> None:
-    """Resolve name-only tracks and artists to Spotify, and fill album art, release dates, genres."""
+    """Resolve name-only tracks and artists to Spotify, and fill album art, release dates, genres.
+
+    A user whose Spotify connection fails is named, and another connected user's is
+    used; the command then exits with status 1.
+    """
     settings = get_settings()
     _logging(settings)
-    report = enrich(open_engine(settings), settings, user_key=user, budget=limit)
+    engine = open_engine(settings)
+    report = enrich(engine, settings, user_key=user, budget=limit)
     out.print(_enrich_summary(report))
+    for user_key, reason in report.failed_users.items():
+        failure = f"the Spotify connection of {_named(engine, [user_key])} failed: {reason}"
+        err.print(Text.assemble(("error: ", "bold red"), failure), highlight=False, soft_wrap=True)
     if report.stopped:
-        err.print(f"[yellow]Stopped early:[/] {report.stopped}")
+        err.print(f"[yellow]Stopped early:[/] {escape(report.stopped)}")
         raise typer.Exit(_EXIT_TRY_LATER)
+    if report.failed_users:
+        raise typer.Exit(1)
 
 
 def _enrich_summary(report: EnrichReport) -> str:

@@ -10,11 +10,12 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from weekly_wrapped.cli.app import UserOption, app, open_engine, out
+from weekly_wrapped.cli.app import UserOption, app, json_for_terminal, open_engine, out
 from weekly_wrapped.config import get_settings
 from weekly_wrapped.insights.models import Entry, ListeningStats
 from weekly_wrapped.insights.stats import InvalidPeriod, first_listening_day, range_stats
 from weekly_wrapped.warehouse import users
+from weekly_wrapped.weeks import parse_day
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -23,19 +24,17 @@ DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 def stats(
     user: UserOption,
     from_day: Annotated[
-        datetime | None,
+        str | None,
         typer.Option(
             "--from",
-            formats=["%Y-%m-%d"],
             show_default=False,
             help="First day (YYYY-MM-DD) in the user's timezone. Default: the day of their first play.",
         ),
     ] = None,
     to_day: Annotated[
-        datetime | None,
+        str | None,
         typer.Option(
             "--to",
-            formats=["%Y-%m-%d"],
             show_default=False,
             help="Last day (YYYY-MM-DD), included. Default: today in the user's timezone.",
         ),
@@ -48,19 +47,20 @@ def stats(
     ] = False,
 ) -> None:
     """Stats over any range of days (a month, a year, all time), defined as the weekly ones."""
+    asked_first = parse_day(from_day, "--from") if from_day else None
+    asked_last = parse_day(to_day, "--to") if to_day else None
     engine = open_engine(get_settings())
     with engine.connect() as conn:
         person = users.get_user(conn, user)
-        today = datetime.now(ZoneInfo(person.timezone)).date()
-        last = to_day.date() if to_day else today
-        first = from_day.date() if from_day else first_listening_day(conn, user) or last
+        last = asked_last or datetime.now(ZoneInfo(person.timezone)).date()
+        first = asked_first or first_listening_day(conn, user) or last
         if last < first:
             raise InvalidPeriod(f"--to {last} comes before --from {first}")
         numbers = range_stats(
             conn, user, first, last + timedelta(days=1), include_incognito=include_incognito
         )
     if format == "json":
-        print(numbers.model_dump_json(indent=2))
+        print(json_for_terminal(numbers.model_dump_json(indent=2)))
         return
     print_stats(numbers, person.display_name, last)
 

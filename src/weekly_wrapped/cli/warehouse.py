@@ -7,10 +7,12 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from weekly_wrapped import pipeline
-from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
+from weekly_wrapped.cli.app import UserOption, app, err, json_for_terminal, open_engine, out
 from weekly_wrapped.config import get_settings
 from weekly_wrapped.events import json_schema
 from weekly_wrapped.insights.stats import weekly_stats
@@ -30,7 +32,7 @@ def init() -> None:
     engine = open_engine(settings, check=False)
     revision = db.upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
-    out.print(f"[green]Warehouse ready[/] at {where} (schema revision {revision})")
+    out.print(f"[green]Warehouse ready[/] at {escape(where)} (schema revision {revision})")
 
 
 @users_app.command("add")
@@ -67,7 +69,7 @@ def users_update(
         person = users.update_user(
             conn, user, name=name, email=email, weekly_email=weekly_email, timezone=timezone
         )
-    out.print(f"Updated user {person.user_key}: {person.display_name}, {person.timezone}")
+    out.print(Text(f"Updated user {person.user_key}: {person.display_name}, {person.timezone}"))
 
 
 @users_app.command("list")
@@ -90,14 +92,13 @@ def users_list(
             }
             for u in people
         ]
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json_for_terminal(json.dumps(rows, indent=2, ensure_ascii=False)))
         return
     table = Table("id", "name", "email", "timezone", "weekly email", "spotify")
     for u in people:
         weekly = "yes" if u.weekly_email else "no"
-        table.add_row(
-            str(u.user_key), u.display_name, u.email or "", u.timezone, weekly, u.auth_status
-        )
+        cells = (str(u.user_key), u.display_name, u.email or "", u.timezone, weekly, u.auth_status)
+        table.add_row(*(Text(cell) for cell in cells))
     out.print(table)
 
 
@@ -138,7 +139,7 @@ def summary(
         s = weekly_stats(conn, user, start)
     end = start + timedelta(days=6)
     out.print(
-        f"[bold]{person.display_name}[/] · {week_label(start)} "
+        f"[bold]{escape(person.display_name)}[/] · {week_label(start)} "
         f"({start:%d %b} – {end:%d %b %Y}, {person.timezone})"
     )
     if s.streams + s.skips == 0:
@@ -147,10 +148,10 @@ def summary(
     out.print(f"{s.minutes_listened:,.1f} minutes · {s.streams} streams · {s.skips} skips")
     artists = Table("top artists", "minutes", title=None)
     for artist in s.top_artists:
-        artists.add_row(artist.name, f"{artist.minutes:,.1f}")
+        artists.add_row(Text(artist.name), f"{artist.minutes:,.1f}")
     tracks = Table("top tracks", "artist", "streams")
     for track in s.top_tracks:
-        tracks.add_row(track.name, track.artist or "", str(track.streams))
+        tracks.add_row(Text(track.name), Text(track.artist or ""), str(track.streams))
     out.print(artists)
     out.print(tracks)
 

@@ -6,8 +6,9 @@
   the first run's hand-over fails).
 - ``sending``: the message was handed over (SMTP DATA began, or the outbox file is
   being written). It may have arrived, so no run sends it again without ``resend``.
-- ``sent``: done. ``deferred``: temporary failures used up the attempts; the next run
-  tries again. ``failed``: refused for good; only ``resend`` tries again.
+- ``sent``: done. ``deferred``: temporary failures used up the attempts, or the email
+  could not even be made (the error says why); the next run tries again. ``failed``:
+  refused for good; only ``resend`` tries again.
 """
 
 from __future__ import annotations
@@ -103,6 +104,19 @@ def record_failure(
         "last_error": error[:2000],
     }
     conn.execute(_ours(key, message_id).values(**values))
+
+
+def note_failure(conn: Connection, key: DeliveryKey, error: str) -> None:
+    """Keep an error from before any message was handed over; the next run tries again.
+
+    A new row is ``deferred``. A row that exists keeps its status (another run may hold
+    it, or the email went out earlier and this was a resend); only its error changes.
+    """
+    row = {"user_key": key.user_key, "week_start": key.week_start, "channel": key.channel}
+    values = {"status": DEFERRED, "attempts": 0, "last_error": error[:2000]}
+    if conn.execute(_insert_new(conn, row | values)).rowcount == 1:
+        return
+    conn.execute(update(delivery).where(*_matches(key)).values(last_error=error[:2000]))
 
 
 def _insert_new(conn: Connection, values: dict[str, Any]) -> Executable:

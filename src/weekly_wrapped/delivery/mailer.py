@@ -65,7 +65,8 @@ def deliver(
 
     Stamps a fresh Message-ID on `message`. Temporary failures are retried up to
     WRAPPED_EMAIL_ATTEMPTS times; a `MailerConfigError` (bad login, TLS) is recorded
-    and raised, since it fails every message alike. Given a `Connection`, it commits
+    and raised, since it fails every message alike. Any other exception is recorded
+    and reported as ``failed``, never retried here. Given a `Connection`, it commits
     on it after each step (use ``engine.connect()``, not ``engine.begin()``): the
     record must be durable before the message leaves.
     """
@@ -86,25 +87,29 @@ class _Attempt:
     key: DeliveryKey
     message_id: str
     transport: Transport
+    handed_over: bool = False
 
     def run(
         self, message: EmailMessage, settings: Settings, sleep: Callable[[float], None]
     ) -> DeliveryOutcome:
         for number in range(1, settings.email_attempts + 1):
             last = number == settings.email_attempts
+            self.handed_over = False
             try:
                 where = self.transport.send(message, self.key, self._hand_over)
             except ClaimLost as exc:
                 return self._outcome("skipped", str(exc))
             except MailerConfigError as exc:
-                self._fail(ledger.DEFERRED, exc)
+                self._fail(ledger.DEFERRED, str(exc))
                 raise
             except WrappedError as exc:
                 if exc.transient and not last:
-                    self._fail(ledger.QUEUED, exc)
+                    self._fail(ledger.QUEUED, str(exc))
                     sleep(backoff_s(settings.email_backoff_s, number))
                     continue
                 return self._give_up(exc)
+            except Exception as exc:  # a bug or a library's surprise: kept, not retried
+                return self._give_up_unexpectedly(exc)
             _step(self.conn, ledger.record_sent, self.key, self.message_id, datetime.now(UTC))
             log.info("delivered %s for user %s to %s", self.key.channel, self.key.user_key, where)
             return self._outcome("sent", where)
@@ -116,18 +121,27 @@ class _Attempt:
                 f"another run took over the {self.key.channel} email "
                 f"of user {self.key.user_key} before it was sent"
             )
+        self.handed_over = True
 
     def _give_up(self, exc: WrappedError) -> DeliveryOutcome:
         if isinstance(exc, DeliveryInDoubt):
             status = ledger.SENDING
         else:
             status = ledger.DEFERRED if exc.transient else ledger.FAILED
-        self._fail(status, exc)
+        self._fail(status, str(exc))
         return self._outcome("failed", str(exc))
 
-    def _fail(self, status: str, exc: WrappedError) -> None:
-        log.warning("%s email of user %s: %s", self.key.channel, self.key.user_key, exc)
-        _step(self.conn, ledger.record_failure, self.key, self.message_id, status, str(exc))
+    def _give_up_unexpectedly(self, exc: Exception) -> DeliveryOutcome:
+        log.debug("%s email of user %s", self.key.channel, self.key.user_key, exc_info=True)
+        # Once handed over it may have arrived: it stays `sending`, never sent twice.
+        status = ledger.SENDING if self.handed_over else ledger.DEFERRED
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+        self._fail(status, reason)
+        return self._outcome("failed", reason)
+
+    def _fail(self, status: str, error: str) -> None:
+        log.warning("%s email of user %s: %s", self.key.channel, self.key.user_key, error)
+        _step(self.conn, ledger.record_failure, self.key, self.message_id, status, error)
 
     def _outcome(self, result: Result, detail: str) -> DeliveryOutcome:
         record = ledger.read(self.conn, self.key)

@@ -4,14 +4,21 @@ The message is ``multipart/alternative``: a ``text/plain`` part, then a
 ``multipart/related`` holding the HTML and its PNG charts, referenced by Content-ID.
 The HTML is a 600 px table layout with its CSS inlined; it is dark by design, so
 clients in dark mode leave it alone, and it reads fully with images blocked.
+
+The List-Unsubscribe headers are written exactly as given, unfolded and unencoded:
+RFC 2369 and RFC 8058 want a bare ``<https://…>``, and Python's default policy would
+otherwise turn a long link into ``=?utf-8?q?…?=`` words that mail providers ignore.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from email.headerregistry import Address
+from email.errors import HeaderParseError
+from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy, Policy
+from email.policy import default as default_policy
 from email.utils import format_datetime, make_msgid, parseaddr
 
 import css_inline
@@ -20,10 +27,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery import charts
 from weekly_wrapped.delivery.charts import Chart
+from weekly_wrapped.delivery.errors import MailerConfigError, NotDeliverable
 from weekly_wrapped.delivery.signing import unsubscribe_url
 from weekly_wrapped.delivery.view import RecapView, recap_view, subject
 from weekly_wrapped.insights import story as words
 from weekly_wrapped.insights.models import ListeningStats, Story
+from weekly_wrapped.warehouse.users import InvalidUser, check_email, clean_name
 
 CONTENT_WIDTH = 552
 """The 600 px column less its padding: the width of every chart."""
@@ -38,6 +47,26 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 _inliner = css_inline.CSSInliner(keep_style_tags=True, keep_at_rules=True)
+_WIRE_MAX = 900
+"""A header line must stay under SMTP's 998 octets."""
+
+
+class _WireHeader(UnstructuredHeader, BaseHeader):
+    """A header written on one line exactly as given: never folded, never RFC 2047-encoded."""
+
+    def fold(self, *, policy: Policy) -> str:
+        return f"{self.name}: {self}{policy.linesep}"
+
+
+def _wire_policy() -> EmailPolicy[EmailMessage]:
+    registry = HeaderRegistry()
+    for name in ("List-Unsubscribe", "List-Unsubscribe-Post"):
+        registry.map_to_type(name, _WireHeader)
+    return default_policy.clone(header_factory=registry)
+
+
+WIRE_POLICY = _wire_policy()
+"""The default email policy, except that the list headers keep their wire form."""
 
 
 def compose_recap(
@@ -57,6 +86,7 @@ def compose_recap(
     `writer` is the recap's (``offline``, ``gemini``, ``openai``): it tells the reader
     where unverified picks come from.
     """
+    name = clean_name(name)
     view = recap_view(name, stats, story, writer)
     rendered = render_charts(stats) if with_charts and view.has_plays else []
     cids = {chart.name: make_msgid(chart.name, domain=_domain(settings)) for chart in rendered}
@@ -66,7 +96,7 @@ def compose_recap(
         "unsubscribe": unsubscribe,
         "charts": _chart_slots(rendered, cids, stats),
     }
-    message = _headers(settings, stats, name, email, unsubscribe)
+    message = _headers(settings, stats, _recipient(user_key, name, email), unsubscribe)
     message.set_content(TEMPLATES.get_template("recap.txt").render(context))
     message.add_alternative(render_html(context), subtype="html")
     html_part = message.get_body(preferencelist=("html",))
@@ -96,18 +126,39 @@ def render_html(context: dict[str, object]) -> str:
 
 
 def _headers(
-    settings: Settings, stats: ListeningStats, name: str, email: str, unsubscribe: str
+    settings: Settings, stats: ListeningStats, recipient: Address, unsubscribe: str
 ) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=WIRE_POLICY)
     message["Subject"] = subject(stats.period_start)
     message["From"] = settings.smtp_from
-    message["To"] = Address(display_name=name, addr_spec=email)
+    message["To"] = recipient
     message["Date"] = format_datetime(datetime.now(UTC))
     message["List-Id"] = f"Weekly Wrapped <weekly.{_domain(settings)}>"
-    message["List-Unsubscribe"] = f"<{unsubscribe}>"
+    message["List-Unsubscribe"] = f"<{_wire_link(unsubscribe)}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     return message
+
+
+def _recipient(user_key: int, name: str, email: str) -> Address:
+    """The To address; a stored name loses its control characters, a bad address is refused."""
+    try:
+        return Address(display_name=clean_name(name), addr_spec=check_email(email) or "")
+    except (InvalidUser, HeaderParseError, ValueError) as exc:
+        raise NotDeliverable(
+            f"cannot address the email of user {user_key}: {exc}",
+            hint=f"Fix it with `wrapped users update --user {user_key} --email ADDRESS`.",
+        ) from None
+
+
+def _wire_link(url: str) -> str:
+    """`url` if it can stand in a header as it is: ASCII, no spaces or controls, not too long."""
+    if url.isascii() and url.isprintable() and " " not in url and len(url) <= _WIRE_MAX:
+        return url
+    raise MailerConfigError(
+        f"the unsubscribe link {url!r} cannot be written in an email header",
+        hint="Set WRAPPED_PUBLIC_URL to a plain ASCII URL (punycode for international names).",
+    )
 
 
 def _chart_slots(

@@ -5,10 +5,14 @@ email address, or who opted out, is skipped with the reason and the command that
 changes it; so is a user whose week has not ended yet in their timezone. One run
 writes every story with one writer, so its LLM token budget is the run's, not each
 user's.
+
+One user's failure, expected or not, is kept in the ledger with its reason and the
+run goes on to the next user; only a mail setup that fails every email stops it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +34,8 @@ from weekly_wrapped.insights.writers import StoryWriter, writer_for
 from weekly_wrapped.keys import secret_key
 from weekly_wrapped.warehouse.users import User, get_user, list_users
 from weekly_wrapped.weeks import week_label
+
+log = logging.getLogger(__name__)
 
 RECAP_CHANNEL = "recap"
 
@@ -65,6 +71,11 @@ class SendReport:
     def count(self, result: Result) -> int:
         """How many users ended with `result`."""
         return Counter(r.result for r in self.results)[result]
+
+    @property
+    def failed(self) -> list[UserResult]:
+        """The users whose email failed, in the order they were tried."""
+        return [r for r in self.results if r.result == "failed"]
 
 
 def send_recap(
@@ -117,6 +128,8 @@ def send_week(
     on_result: Callable[[UserResult], None] | None = None,
 ) -> SendReport:
     """Email the week's recap to every user who wants it; a bad SMTP setup stops the run.
+
+    Any other failure is recorded against its user, and the run goes on.
 
     Recaps built on the way share one writer, and so one `WRAPPED_WRITER_TOKEN_BUDGET`.
     """
@@ -180,19 +193,40 @@ class _Run:
 def _send_one(
     engine: Engine, settings: Settings, user: User, week_start: date, resend: bool, run: _Run
 ) -> UserResult:
-    skipped = _skip_detail(engine, user, week_start, resend)
-    if skipped is not None:
-        return UserResult(user.user_key, user.display_name, "skipped", skipped)
+    """One user's email; whatever goes wrong is theirs alone, kept in the ledger."""
     try:
-        outcome = send_recap(
-            engine, settings, user.user_key, week_start, resend,
-            transport=run.transport, key=run.key, writer=run.writer,
-        )  # fmt: skip
+        return _try_one(engine, settings, user, week_start, resend, run)
     except MailerConfigError:
         raise
     except WrappedError as exc:
-        return UserResult(user.user_key, user.display_name, "failed", str(exc))
+        reason = str(exc)
+    except Exception as exc:  # a bug or bad data in one user's week must not stop the rest
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+        log.warning("recap email of user %s: %s", user.user_key, reason)
+        log.debug("recap email of user %s", user.user_key, exc_info=True)
+    _keep_failure(engine, user.user_key, week_start, reason)
+    return UserResult(user.user_key, user.display_name, "failed", reason)
+
+
+def _try_one(
+    engine: Engine, settings: Settings, user: User, week_start: date, resend: bool, run: _Run
+) -> UserResult:
+    skipped = _skip_detail(engine, user, week_start, resend)
+    if skipped is not None:
+        return UserResult(user.user_key, user.display_name, "skipped", skipped)
+    outcome = send_recap(
+        engine, settings, user.user_key, week_start, resend,
+        transport=run.transport, key=run.key, writer=run.writer,
+    )  # fmt: skip
     return UserResult(user.user_key, user.display_name, outcome.result, outcome.detail)
+
+
+def _keep_failure(engine: Engine, user_key: int, week_start: date, reason: str) -> None:
+    try:
+        with engine.begin() as conn:
+            ledger.note_failure(conn, DeliveryKey(user_key, week_start, RECAP_CHANNEL), reason)
+    except Exception as exc:  # the database itself failing: the report still names the user
+        log.warning("could not record the failed recap email of user %s: %s", user_key, exc)
 
 
 def _skip_detail(engine: Engine, user: User, week_start: date, resend: bool) -> str | None:

@@ -25,8 +25,12 @@ def unsubscribe_token(key: bytes, user_key: int) -> str:
 
 
 def check_unsubscribe_token(key: bytes, user_key: int, token: str) -> bool:
-    """True when `token` was made by `unsubscribe_token` for this user and key."""
-    return hmac.compare_digest(unsubscribe_token(key, user_key), token)
+    """True when `token` was made by `unsubscribe_token` for this user and key.
+
+    Any other text, including one with non-ASCII characters, is simply not valid.
+    """
+    expected = unsubscribe_token(key, user_key).encode("ascii")
+    return hmac.compare_digest(expected, token.encode("utf-8", "replace"))
 
 
 def unsubscribe_url(settings: Settings, key: bytes, user_key: int) -> str:

@@ -22,6 +22,7 @@ from weekly_wrapped.weeks import week_label
 
 Handover = Callable[[], None]
 _CID = re.compile(r"cid:([^\"'\s)>]+)")
+_PRIVATE_DIR, _PRIVATE_FILE = 0o700, 0o600
 
 
 class Transport(Protocol):
@@ -48,7 +49,11 @@ def open_transport(settings: Settings) -> Transport:
 
 
 class OutboxTransport:
-    """Writes ``<outbox>/<user>/<week>.eml`` and a viewable ``.html`` beside it."""
+    """Writes ``<outbox>/<user>/<week>.eml`` and a viewable ``.html`` beside it.
+
+    Emails hold names, addresses and listening: the folders it creates are private
+    to their owner (0700), and so is every file it writes (0600).
+    """
 
     name = "outbox"
 
@@ -66,7 +71,8 @@ class OutboxTransport:
         """Write the `.eml` (and `.html` when there is an HTML part) atomically."""
         path = self.path_for(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=_PRIVATE_DIR, exist_ok=True)
         except OSError as exc:
             raise MailerConfigError(
                 f"cannot create the outbox folder {path.parent}: {exc.strerror or exc}",
@@ -109,5 +115,7 @@ def viewable_html(message: EmailMessage) -> str | None:
 def _write_atomically(path: Path, content: bytes) -> None:
     # A reader (or a crash) never sees half a file: write aside, then rename over.
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    partial.write_bytes(content)
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _PRIVATE_FILE)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(content)
     os.replace(partial, path)

@@ -16,6 +16,10 @@ from weekly_wrapped.warehouse.schema import dim_user, fact_play
 from weekly_wrapped.warehouse.writer import write_rows
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+"""C0 and C1 control characters and DEL: they may end an email header or steer a terminal."""
+NAME_MAX = 200
+EMAIL_MAX = 320
 
 
 class InvalidUser(TerminalError):
@@ -46,10 +50,32 @@ def check_timezone(name: str) -> str:
     return name
 
 
+def clean_name(name: str) -> str:
+    """`name` without control characters: a line break or tab becomes a space, the rest go."""
+    return _CONTROLS.sub(_space_or_nothing, name).strip()
+
+
+def _space_or_nothing(found: re.Match[str]) -> str:
+    return " " if any(c.isspace() for c in found[0]) else ""
+
+
+def check_name(name: str) -> str:
+    """`name` cleaned of control characters; refused when nothing is left, or too long."""
+    cleaned = clean_name(name)
+    if not cleaned:
+        raise InvalidUser("a user needs a name", hint="Give one with --name, e.g. --name Ada.")
+    if len(cleaned) > NAME_MAX:
+        raise InvalidUser(f"a name has at most {NAME_MAX} characters, this one {len(cleaned)}")
+    return cleaned
+
+
 def check_email(address: str | None) -> str | None:
+    """`address` if it looks like an email address; None for none. Refused with the reason."""
     if address is None or address == "":
         return None
-    if not _EMAIL.match(address):
+    if _CONTROLS.search(address):
+        raise InvalidUser(f"not an email address: {address!r} (it has control characters)")
+    if not _EMAIL.match(address) or len(address) > EMAIL_MAX:
         raise InvalidUser(f"not an email address: {address!r}")
     return address
 
@@ -63,12 +89,10 @@ def add_user(
     weekly_email: bool = True,
     spotify_user_id: str | None = None,
 ) -> int:
-    """Create a user and return its id."""
-    if not name.strip():
-        raise InvalidUser("a user needs a name")
+    """Create a user and return its id; control characters in `name` are dropped."""
     result = conn.execute(
         insert(dim_user).values(
-            display_name=name.strip(),
+            display_name=check_name(name),
             email=check_email(email),
             timezone=check_timezone(timezone),
             weekly_email=weekly_email,
@@ -107,9 +131,7 @@ def update_user(
     user = get_user(conn, user_key)
     changes: dict[str, object] = {}
     if name is not None:
-        if not name.strip():
-            raise InvalidUser("a user needs a name")
-        changes["display_name"] = name.strip()
+        changes["display_name"] = check_name(name)
     if email is not None:
         changes["email"] = check_email(email)
     if weekly_email is not None:

@@ -10,19 +10,24 @@ an interrupted run keeps what it learned. The order:
 3. get tracks known by id whose album or artists are known only by name (extended imports);
 4. search for name-only artists still left;
 5. get artists without genres or pictures, and albums without release dates or art.
+
+Requests use one connected user's tokens. When those fail (a lapsed grant, a token the
+key cannot open, anything unexpected), that user is named in the report with the
+reason, and the run goes on with the next connected user's.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import Engine, select
 
 from weekly_wrapped import identity
 from weekly_wrapped.config import Settings
+from weekly_wrapped.errors import WrappedError
 from weekly_wrapped.sources.spotify import backlog, merge, parse
 from weekly_wrapped.sources.spotify.client import Clock, Json, SpotifyClient, utcnow
 from weekly_wrapped.sources.spotify.errors import (
@@ -59,6 +64,8 @@ class EnrichReport:
     details_filled: int = 0
     left: int = 0
     stopped: str | None = None
+    failed_users: dict[int, str] = field(default_factory=dict)
+    """Users whose Spotify connection could not be used, with the reason."""
 
 
 class _BudgetSpent(Exception):
@@ -103,6 +110,10 @@ class Enricher:
         except (RateLimited, SpotifyUnavailable, SpotifyRefused) as exc:
             self.report.stopped = str(exc)
             log.warning("enrichment stopped: %s", exc)
+        except NotConnected as exc:
+            if not self.report.failed_users:
+                raise
+            self.report.stopped = str(exc)  # every connection failed: the report says whose
         self.report.left = self._left()
         return self.report
 
@@ -224,42 +235,79 @@ class Enricher:
             return request(self._token(force=True).access_token)
 
     def _token(self, force: bool = False) -> Token:
-        if self._grant is None:
-            self._grant = self._pick_grant()
-        user_key, token = self._grant
-        if force or token.needs_refresh(self.clock()):
+        """A usable access token, from the next connected user when one user's fails."""
+        while True:
+            if self._grant is None:
+                self._grant = self._pick_grant()
+            user_key, token = self._grant
+            if not force and not token.needs_refresh(self.clock()):
+                return token
             try:
-                token = refresh(self.client, token, self.clock())
-            except ReauthNeeded as exc:
-                note = lapse(self.engine, self.settings, user_key, exc, self.clock())
-                raise NotConnected(f"user {user_key}: {exc}; {note}") from None
-            with self.engine.begin() as conn:
-                save_token(conn, cipher(self.settings), user_key, token, self.clock())
+                token = self._refreshed(user_key, token)
+            except (RateLimited, SpotifyUnavailable, SpotifyRefused):
+                raise  # Spotify's trouble, not this user's: the run stops
+            except Exception as exc:
+                self._drop_grant(user_key, exc)
+                continue
             self._grant = (user_key, token)
+            return token
+
+    def _refreshed(self, user_key: int, token: Token) -> Token:
+        try:
+            token = refresh(self.client, token, self.clock())
+        except ReauthNeeded as exc:
+            note = lapse(self.engine, self.settings, user_key, exc, self.clock())
+            raise NotConnected(f"{exc}; {note}") from None
+        with self.engine.begin() as conn:
+            save_token(conn, cipher(self.settings), user_key, token, self.clock())
         return token
+
+    def _drop_grant(self, user_key: int, exc: Exception) -> None:
+        """Name the user whose connection failed, and let the next connected user's serve."""
+        reason = (
+            str(exc) if isinstance(exc, WrappedError) else f"unexpected {type(exc).__name__}: {exc}"
+        )
+        log.warning("user %s: %s; enrichment goes on without their connection", user_key, reason)
+        self.report.failed_users[user_key] = reason
+        self._grant = None
 
     def _pick_grant(self) -> tuple[int, Token]:
         """The tokens of `user_key`, or of any user whose Spotify connection is ok."""
+        while True:
+            user_key = self._next_connected()
+            try:
+                with self.engine.connect() as conn:
+                    token = load_tokens(conn, cipher(self.settings), [user_key])[user_key]
+                if isinstance(token, TokenUnreadable):
+                    raise token
+            except Exception as exc:
+                self._drop_grant(user_key, exc)
+                continue
+            return user_key, token
+
+    def _next_connected(self) -> int:
+        """The first connected user not yet found failing in this run."""
         query = (
             select(oauth_token.c.user_key)
             .join(dim_user, dim_user.c.user_key == oauth_token.c.user_key)
-            .where(dim_user.c.auth_status == "ok")
+            .where(
+                dim_user.c.auth_status == "ok",
+                oauth_token.c.user_key.not_in(list(self.report.failed_users)),
+            )
             .order_by(oauth_token.c.user_key)
         )
         if self.user_key is not None:
             query = query.where(oauth_token.c.user_key == self.user_key)
         with self.engine.connect() as conn:
             user_key = conn.execute(query.limit(1)).scalar_one_or_none()
-            if user_key is None:
-                raise NotConnected(
-                    "enrichment needs a connected Spotify account, and there is none"
-                    + ("" if self.user_key is None else f" for user {self.user_key}"),
-                    hint="Connect one with `wrapped login` first.",
-                )
-            token = load_tokens(conn, cipher(self.settings), [user_key])[user_key]
-        if isinstance(token, TokenUnreadable):
-            raise token
-        return user_key, token
+        if user_key is None:
+            raise NotConnected(
+                "enrichment needs a connected Spotify account, and there is none"
+                + ("" if self.user_key is None else f" for user {self.user_key}")
+                + ("" if not self.report.failed_users else " that works"),
+                hint="Connect one with `wrapped login` first.",
+            )
+        return int(user_key)
 
     def _left(self) -> int:
         """Lookups still to make (some may resolve others for free)."""

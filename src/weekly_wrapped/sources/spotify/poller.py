@@ -11,22 +11,25 @@ arrived, so a busy round writes many users in one transaction.
 - ``invalid_grant`` marks the user ``reauth_needed`` (polling stops) and sends one
   reconnect email.
 - A 429 longer than WRAPPED_SPOTIFY_MAX_WAIT skips the user until Spotify's time.
+- Anything else that goes wrong for one user, expected or not, fails that user only:
+  the reason is kept in their poll state and the others are polled and stored.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
 
 from weekly_wrapped.bus import Bus
 from weekly_wrapped.config import Settings
-from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.errors import TerminalError, WrappedError
 from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify import state
 from weekly_wrapped.sources.spotify.client import Clock, SpotifyClient, utcnow
@@ -46,7 +49,19 @@ from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Status = Literal["ok", "rate_limited", "waiting", "reauth_needed", "not_connected", "failed"]
+
+
+class PollFailed(TerminalError):
+    """Polling one user failed in a way nobody planned for (a bug, or odd data)."""
+
+
+def _as_error(exc: Exception) -> WrappedError:
+    """`exc` as our error: itself when it is one, else a `PollFailed` that names it."""
+    if isinstance(exc, WrappedError):
+        return exc
+    return PollFailed(f"unexpected {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,9 @@ class Poller:
             fetched.items = items if isinstance(items, list) else []
         except WrappedError as exc:
             fetched.error = exc
+        except Exception as exc:  # one user's surprise must not end the round
+            log.debug("polling user %s", target.user_key, exc_info=True)
+            fetched.error = _as_error(exc)
         return fetched
 
     def _page(self, target: state.PollTarget, token: Token) -> dict[str, Any]:
@@ -165,23 +183,53 @@ class Poller:
 
     def _record(self, answers: list[_Fetched], report: PollReport) -> None:
         """Store a batch of answers: tokens first, then plays, then cursors."""
-        self._keep_tokens(answers)
-        report.outcomes += [self._failure(a.target, a.error) for a in answers if a.error]
-        pages = [
-            (Page.read(a.target.user_key, a.items, a.target.cursor), a.target)
-            for a in answers
-            if a.error is None
-        ]
+        unsaved = self._keep_tokens(answers)
+        pages = []
+        for answer in answers:
+            target = answer.target
+            try:
+                if target.user_key in unsaved:
+                    report.outcomes.append(self._failed(target.user_key, unsaved[target.user_key]))
+                elif answer.error is not None:
+                    report.outcomes.append(self._failure(target, answer.error))
+                else:
+                    pages.append((Page.read(target.user_key, answer.items, target.cursor), target))
+            except Exception as exc:
+                report.outcomes.append(self._failed(target.user_key, exc))
         if pages:
             report.outcomes += self._store(pages, report)
 
-    def _keep_tokens(self, answers: list[_Fetched]) -> None:
-        """Save refreshed tokens, whatever happens next (Spotify may have rotated them)."""
+    def _keep_tokens(self, answers: list[_Fetched]) -> dict[int, Exception]:
+        """Save refreshed tokens, whatever happens next (Spotify may have rotated them).
+
+        Returns the users whose token could not be saved, with the reason.
+        """
         refreshed = [(a.target.user_key, a.refreshed) for a in answers if a.refreshed]
-        if refreshed:
+
+        def save(conn: Connection, user_key: int, token: Token) -> None:
+            save_token(conn, self.fernet, user_key, token, self.clock())
+
+        return self._write_each(refreshed, save)
+
+    def _write_each(
+        self, parts: list[tuple[int, T]], write: Callable[[Connection, int, T], None]
+    ) -> dict[int, Exception]:
+        """Write every user's part in one transaction, or, if that fails, each in its own.
+
+        Returns the users whose part could not be written, with the reason.
+        """
+        try:
             with self.engine.begin() as conn:
-                for user_key, token in refreshed:
-                    save_token(conn, self.fernet, user_key, token, self.clock())
+                for user_key, part in parts:
+                    write(conn, user_key, part)
+            return {}
+        except Exception as exc:
+            if len(parts) == 1 or not _one_users_fault(exc):
+                return {user_key: exc for user_key, _ in parts}
+        failed: dict[int, Exception] = {}
+        for user_key, part in parts:
+            failed |= self._write_each([(user_key, part)], write)
+        return failed
 
     def _failure(self, target: state.PollTarget, error: WrappedError) -> PollOutcome:
         if isinstance(error, ReauthNeeded):
@@ -197,30 +245,51 @@ class Poller:
             return PollOutcome(
                 target.user_key, "rate_limited", message=message, retry_at=error.retry_at
             )
-        log.warning("user %s: %s", target.user_key, error)
+        return self._failed(target.user_key, error)
+
+    def _failed(self, user_key: int, exc: Exception, plays: int = 0) -> PollOutcome:
+        """A failed poll: logged, and kept in the user's poll state without making them wait."""
+        error = _as_error(exc)
+        log.warning("user %s: %s", user_key, error)
         message = f"{error} ({error.hint})" if error.hint else str(error)
-        return PollOutcome(target.user_key, "failed", message=message)
+        try:
+            with self.engine.begin() as conn:
+                state.set_backoff(conn, user_key, self.clock(), message)
+        except Exception as exc:  # the database itself failing: the outcome still says why
+            log.warning("user %s: could not keep the failure: %s", user_key, exc)
+        return PollOutcome(user_key, "failed", plays, message=message)
 
     def _store(
         self, pages: list[tuple[Page, state.PollTarget]], report: PollReport
     ) -> list[PollOutcome]:
-        """Publish every page's plays at once; once the bus has them, move the cursors."""
+        """Publish every page's plays at once; once the bus has them, move the cursors.
+
+        If the bus refuses a batch for a reason that may be one user's, each user's
+        plays are published alone, so the others still land.
+        """
         events = [event for page, _ in pages for event in page.events]
         try:
             if events:
                 report.stored += self.bus.publish(events)
-        except WrappedError as exc:
-            message = f"the bus did not take the plays ({exc}); the next poll fetches them again"
-            return [
-                PollOutcome(p.user_key, "failed", len(p.events), message=message) for p, _ in pages
-            ]
-        with self.engine.begin() as conn:
-            for page, target in pages:
-                self._advance(conn, page, target)
+        except Exception as exc:
+            if len(pages) > 1 and _one_users_fault(exc):
+                return [outcome for page in pages for outcome in self._store([page], report)]
+            return [self._refused(page, exc) for page, _ in pages]
+        failed = self._write_each(
+            [(page.user_key, (page, target)) for page, target in pages],
+            lambda conn, _, part: self._advance(conn, *part),
+        )
         return [
-            PollOutcome(p.user_key, "ok", len(p.events), p.gap is not None, p.note())
+            self._failed(p.user_key, failed[p.user_key], len(p.events))
+            if p.user_key in failed
+            else PollOutcome(p.user_key, "ok", len(p.events), p.gap is not None, p.note())
             for p, _ in pages
         ]
+
+    def _refused(self, page: Page, exc: Exception) -> PollOutcome:
+        reason = _as_error(exc)
+        message = f"the bus did not take the plays ({reason}); the next poll fetches them again"
+        return self._failed(page.user_key, PollFailed(message), len(page.events))
 
     def _advance(self, conn: Connection, page: Page, target: state.PollTarget) -> None:
         now = self.clock()
@@ -238,7 +307,16 @@ class Poller:
             owed = state.unsent_reconnects(conn)
             users = {user_key: get_user(conn, user_key) for user_key, _ in owed}
         for user_key, week_start in owed:
-            send_reconnect(self.engine, self.settings, users[user_key], week_start)
+            try:
+                send_reconnect(self.engine, self.settings, users[user_key], week_start)
+            except Exception as exc:  # one user's email must not stop everyone's poll
+                log.warning("user %s: reconnect email: %s", user_key, _as_error(exc))
+
+
+def _one_users_fault(exc: Exception) -> bool:
+    """Whether `exc` may be one user's own: not a busy or unreachable database, not a retry."""
+    transient = isinstance(exc, WrappedError) and exc.transient
+    return not transient and not isinstance(exc, OperationalError)
 
 
 def poll(engine: Engine, settings: Settings, user_keys: Sequence[int] | None = None) -> PollReport:
