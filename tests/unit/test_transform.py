@@ -91,4 +91,3 @@ def test_plays_before_2006_or_past_the_allowed_skew_go_to_quarantine_with_their_
             "played_at 2026-11-24T00:05:01+00:00 is in the future",
             "played_at 9999-12-31T23:59:00+00:00 is in the future",
         ]
-
