@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """Any SQLAlchemy URL. Default: a SQLite file `wrapped.db` inside the data directory."""
 
+    database_busy_timeout_s: float = Field(default=10.0, ge=0, le=3600)
+    """Seconds a command waits while another one writes to the SQLite database; then it exits 75."""
+
     bus: Literal["local", "kafka"] = "local"
     """Transport between sources and the processor: in-process, or a Kafka topic."""
 
@@ -90,7 +93,7 @@ class Settings(BaseSettings):
     """Events whose `played_at` is further than this in the future are quarantined (at most a day)."""
 
     import_commit_rows: int = Field(default=20_000, ge=1, le=10_000_000)
-    """Rows of an export file `wrapped import` commits at once; other commands wait at most that long."""
+    """Rows of an export file `wrapped import` commits at once; a command that writes may wait that long."""
 
     secret_key: SecretStr | None = None
     """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""
