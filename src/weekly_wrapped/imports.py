@@ -306,13 +306,16 @@ class _Loader:
                 if run.export is None:
                     return False
                 run.outcome.format = run.export.format
-            fresh = run.skip_imported(elements)
-            run.pending += run.export.candidates(fresh)
-            while len(run.pending) >= batch:
-                self._write(conn, run.export, run.pending[:batch], run.outcome)
-                del run.pending[:batch]
-            if run.uncommitted_rows >= self.commit_rows:
-                self._commit(conn, run, finished=False)
+            rest = run.skip_imported(elements)
+            while rest:
+                room = self.commit_rows - run.uncommitted_rows
+                run.pending += run.export.candidates(rest[:room])
+                rest = rest[room:]
+                while len(run.pending) >= batch:
+                    self._write(conn, run.export, run.pending[:batch], run.outcome)
+                    del run.pending[:batch]
+                if run.uncommitted_rows >= self.commit_rows:
+                    self._commit(conn, run, finished=False)
         if run.export is None and not (file.named or looks_like_history(file.name)):
             return False
         self._commit(conn, run, finished=True)
