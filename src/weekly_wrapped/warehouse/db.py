@@ -44,18 +44,21 @@ def connect(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) 
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, **kwargs)
-        busy_timeout_ms = round(busy_timeout_s * 1000)
-
-        def tune(dbapi_connection: Any, _record: Any) -> None:
-            _tune_sqlite(dbapi_connection, busy_timeout_ms)
-
-        event.listen(engine, "connect", tune)
-        event.listen(engine, "handle_error", _busy_is_transient)
-        return engine
+        return _sqlite_engine(url, round(busy_timeout_s * 1000), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
+    engine = create_engine(url, **kwargs)
+
+    def tune(dbapi_connection: Any, _record: Any) -> None:
+        _tune_sqlite(dbapi_connection, busy_timeout_ms)
+
+    event.listen(engine, "connect", tune)
+    event.listen(engine, "handle_error", _busy_is_transient)
+    return engine
 
 
 def _tune_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
@@ -75,7 +78,8 @@ def _busy_is_transient(context: ExceptionContext) -> None:
     error = context.original_exception
     if not isinstance(error, sqlite3.OperationalError):
         return
-    if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of BUSY_SNAPSHOT etc.
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         raise WarehouseBusy(
             "the database stayed locked by another command past the busy timeout; "
             "this command can be retried: run it again in a moment"
