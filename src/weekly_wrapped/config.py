@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     database_url: str | None = None
     """Any SQLAlchemy URL. Default: a SQLite file `wrapped.db` inside the data directory."""
 
+    database_busy_timeout_s: float = Field(default=10.0, ge=0, le=3600)
+    """Seconds a command waits while another one writes to the SQLite database; then it exits 75."""
+
     bus: Literal["local", "kafka"] = "local"
     """Transport between sources and the processor: in-process, or a Kafka topic."""
 
@@ -86,8 +89,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     """Events per micro-batch written to the warehouse in one transaction."""
 
-    max_future_skew_s: int = Field(default=300, ge=0)
-    """Events whose `played_at` is further than this in the future are quarantined."""
+    max_future_skew_s: int = Field(default=300, ge=0, le=86_400)
+    """Events whose `played_at` is further than this in the future are quarantined (at most a day)."""
+
+    import_commit_rows: int = Field(default=20_000, ge=1, le=10_000_000)
+    """Rows of an export file `wrapped import` commits at once; a command that writes may wait that long."""
 
     secret_key: SecretStr | None = None
     """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""

@@ -1,11 +1,13 @@
 """Importing a Spotify privacy export into the warehouse: every file, once, resumably.
 
-Each history file is read as a stream and written in **one transaction**, with
-its line in the `import_job` record: a damaged file leaves nothing behind, and
-an interrupted import run again skips the files already done and finishes the
-job without counting anything twice. Rows already in the warehouse are found
-by event id before they are even validated, so importing the same files again
-writes nothing and takes a fraction of the time.
+Each history file is read as a stream and committed in batches of about
+`commit_rows` rows, each batch together with the file's progress in the
+`import_job` record: readers and other commands never wait long for the
+database, and an interrupted import run again skips the rows already done and
+finishes the job without counting anything twice. Rows already in the
+warehouse are found by event id before they are even validated, so importing
+the same files again writes nothing and takes a fraction of the time. One
+import per user runs at a time.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -24,13 +26,22 @@ from sqlalchemy import Connection, Engine
 
 from weekly_wrapped.errors import ImportFileError
 from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
-from weekly_wrapped.sources.export import Candidate, ExportRows, looks_like_history, sniff
+from weekly_wrapped.processing.transform import SPOTIFY_BEGAN
+from weekly_wrapped.sources.export import (
+    Candidate,
+    ExportRows,
+    RowCounts,
+    looks_like_history,
+    sniff,
+)
 from weekly_wrapped.sources.export_files import ExportFile, find_export_files
 from weekly_wrapped.sources.json_array import JsonArrayReader, NotAnArray
 from weekly_wrapped.warehouse import import_jobs, queries, users
 from weekly_wrapped.warehouse.writer import write_quarantine
 
-REFUSED = "refused, e.g. a time in the future (in quarantine)"
+REFUSED = "refused: dated before 2006 or in the future (in quarantine)"
+COMMIT_ROWS = 20_000
+"""Rows committed at once by default: a few seconds of work, well within SQLite's busy timeout."""
 
 
 class ImportProgress(Protocol):
@@ -59,6 +70,8 @@ class FileOutcome:
     first_played: datetime | None = None
     last_played: datetime | None = None
     error: str | None = None
+    finished: bool = True
+    """False while only the first `rows` rows are imported: a rerun goes on after them."""
 
     def record(self) -> dict[str, Any]:
         """The JSON kept in `import_job.files_done`."""
@@ -95,40 +108,41 @@ class ImportSummary:
     def failed(self) -> list[FileOutcome]:
         return [f for f in self.files if f.error is not None]
 
+    # Totals count failed files too: the batches committed before a file broke stay imported.
     @property
     def rows_read(self) -> int:
-        return sum(f.rows for f in self.imported)
+        return sum(f.rows for f in self.files)
 
     @property
     def plays_added(self) -> int:
-        return sum(f.added for f in self.imported)
+        return sum(f.added for f in self.files)
 
     @property
     def duplicates(self) -> int:
-        return sum(f.duplicates for f in self.imported)
+        return sum(f.duplicates for f in self.files)
 
     @property
     def merged(self) -> int:
-        return sum(f.merged for f in self.imported)
+        return sum(f.merged for f in self.files)
 
     @property
     def incognito(self) -> int:
-        return sum(f.incognito for f in self.imported)
+        return sum(f.incognito for f in self.files)
 
     @property
     def skipped(self) -> Counter[str]:
         total: Counter[str] = Counter()
-        for f in self.imported:
+        for f in self.files:
             total.update(f.skipped)
         return total
 
     @property
     def first_played(self) -> datetime | None:
-        return min((f.first_played for f in self.imported if f.first_played), default=None)
+        return min((f.first_played for f in self.files if f.first_played), default=None)
 
     @property
     def last_played(self) -> datetime | None:
-        return max((f.last_played for f in self.imported if f.last_played), default=None)
+        return max((f.last_played for f in self.files if f.last_played), default=None)
 
 
 def import_export(
@@ -137,34 +151,51 @@ def import_export(
     paths: Sequence[Path],
     *,
     batch_size: int = 5000,
+    commit_rows: int = COMMIT_ROWS,
     max_future_skew: timedelta = timedelta(minutes=5),
     progress: ImportProgress | None = None,
 ) -> ImportSummary:
-    """Import a privacy export (zips, folders or files) for a user; see the module docs."""
-    with engine.begin() as conn:
+    """Import a privacy export (zips, folders or files) for a user; see the module docs.
+
+    Raises `ImportRunning` at once while another import for the user runs.
+    """
+    with engine.connect() as conn:
         person = users.get_user(conn, user_key)
-        job, resumed = import_jobs.resume_or_start(conn, user_key, source_label(paths))
-    try:
-        files = find_export_files(paths)
-    except ImportFileError as exc:
-        with engine.begin() as conn:
-            import_jobs.finish(conn, job.job_id, "failed", 0, str(exc))
-        raise
-    if progress is not None:
-        progress.found(files)
-    processor = EmbeddedProcessor(engine, batch_size=batch_size, max_future_skew=max_future_skew)
-    loader = _Loader(processor, user_key, job.job_id, progress)
-    done = {(f["name"], f["fingerprint"]): FileOutcome.from_record(f) for f in job.files_done}
-    outcomes: list[FileOutcome] = []
-    ignored: list[str] = []
-    for file in files:
-        earlier = done.get((file.name, file.fingerprint))
-        outcome = loader.load(file) if earlier is None else loader.already_done(file, earlier)
-        if outcome is None:
-            ignored.append(file.name)
-        else:
-            outcomes.append(outcome)
-    return _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+    with import_jobs.claimed(engine, user_key):
+        job, resumed = _start_job(engine, user_key, paths)
+        try:
+            files = find_export_files(paths)
+        except ImportFileError as exc:
+            with engine.begin() as conn:
+                import_jobs.finish(conn, job.job_id, "failed", 0, str(exc))
+            raise
+        if progress is not None:
+            progress.found(files)
+        processor = EmbeddedProcessor(
+            engine, batch_size=batch_size, max_future_skew=max_future_skew
+        )
+        loader = _Loader(processor, user_key, job.job_id, commit_rows, progress)
+        earlier = {
+            (f["name"], f["fingerprint"]): FileOutcome.from_record(f) for f in job.files_done
+        }
+        outcomes: list[FileOutcome] = []
+        ignored: list[str] = []
+        for file in files:
+            outcome = loader.load_or_skip(file, earlier.get((file.name, file.fingerprint)))
+            if outcome is None:
+                ignored.append(file.name)
+            else:
+                outcomes.append(outcome)
+        return _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+
+
+def _start_job(
+    engine: Engine, user_key: int, paths: Sequence[Path]
+) -> tuple[import_jobs.ImportJob, bool]:
+    """The job for these paths, taking over one a killed import left unfinished."""
+    with engine.begin() as conn:
+        import_jobs.set_aside_interrupted(conn, user_key)
+        return import_jobs.resume_or_start(conn, user_key, source_label(paths))
 
 
 def source_label(paths: Sequence[Path]) -> str:
@@ -172,38 +203,93 @@ def source_label(paths: Sequence[Path]) -> str:
     return "\n".join(sorted(str(p.resolve()) for p in paths))
 
 
+@dataclass
+class _FileRun:
+    """One file being imported: what is committed, and what is written since."""
+
+    committed: FileOutcome
+    """The file's line in the job record, as last committed (an earlier run's, at first)."""
+    outcome: FileOutcome
+    """What this run wrote, on top of the committed rows; `export.counts` holds the rows read."""
+    export: ExportRows | None = None
+    pending: list[Candidate] = field(default_factory=list)
+    replay: int = 0
+    """Rows an earlier run imported, still to be read again (only to number identical rows)."""
+
+    @classmethod
+    def of(cls, file: ExportFile, earlier: FileOutcome | None) -> _FileRun:
+        committed = earlier or FileOutcome(file.name, file.fingerprint, finished=False)
+        own = replace(committed, skipped=Counter(committed.skipped), error=None)
+        return cls(committed, own, replay=committed.rows)
+
+    def skip_imported(self, elements: list[Any]) -> list[Any]:
+        """The rows not yet imported; the ones an earlier run did are only read again."""
+        if self.replay == 0 or self.export is None:
+            return elements
+        head = elements[: self.replay]
+        self.export.candidates(head)
+        self.replay -= len(head)
+        if self.replay == 0:
+            self.export.take_rejected()  # quarantined by the earlier run
+            self.export.counts = RowCounts()  # counted in its committed line
+        return elements[len(head) :]
+
+    def totals(self, *, finished: bool) -> FileOutcome:
+        """The file's line in the job record: committed rows plus this run's."""
+        counts = self.export.counts if self.export is not None else RowCounts()
+        return replace(
+            self.outcome,
+            rows=self.outcome.rows + counts.rows,
+            skipped=self.outcome.skipped + counts.skipped,
+            incognito=self.outcome.incognito + counts.incognito,
+            finished=finished,
+        )
+
+    @property
+    def uncommitted_rows(self) -> int:
+        counts = self.export.counts if self.export is not None else RowCounts()
+        return self.outcome.rows + counts.rows - self.committed.rows
+
+
 class _Loader:
-    """Loads one file at a time, each in its own transaction with its job record."""
+    """Loads one file at a time, committing its rows in batches with its job record."""
 
     def __init__(
         self,
         processor: EmbeddedProcessor,
         user_key: int,
         job_id: int,
+        commit_rows: int,
         progress: ImportProgress | None,
     ) -> None:
         self.processor = processor
         self.user_key = user_key
         self.job_id = job_id
+        self.commit_rows = commit_rows
         self.progress = progress
 
-    def load(self, file: ExportFile) -> FileOutcome | None:
-        """Import one file; None when it is not listening history (e.g. Playlist1.json)."""
+    def load_or_skip(self, file: ExportFile, earlier: FileOutcome | None) -> FileOutcome | None:
+        """A file an earlier run of this job finished is counted, not read again."""
+        if earlier is not None and earlier.finished:
+            return self.already_done(file, earlier)
+        return self.load(file, earlier)
+
+    def load(self, file: ExportFile, earlier: FileOutcome | None = None) -> FileOutcome | None:
+        """Import a file, or the rest of it; None when it is not listening history."""
         if self.progress is not None:
             self.progress.started(file)
-        outcome = FileOutcome(file.name, file.fingerprint)
+        run = _FileRun.of(file, earlier)
         try:
-            with cyclic_gc_paused(), self.processor.engine.begin() as conn:
-                if not self._load(conn, file, outcome):
+            with cyclic_gc_paused(), self.processor.engine.connect() as conn:
+                if not self._load(conn, file, run):
                     return None
-                import_jobs.record_file(conn, self.job_id, outcome.record())
         except NotAnArray:
             if not (file.named or looks_like_history(file.name)):
                 return None
-            return FileOutcome(file.name, file.fingerprint, error=_not_history(file))
+            return replace(run.committed, error=_not_history(file))
         except ImportFileError as exc:
-            return FileOutcome(file.name, file.fingerprint, outcome.format, error=str(exc))
-        return outcome
+            return replace(run.committed, format=run.outcome.format, error=str(exc))
+        return run.committed
 
     def already_done(self, file: ExportFile, outcome: FileOutcome) -> FileOutcome:
         """A file an interrupted run of this job imported: counted, not read again."""
@@ -212,24 +298,38 @@ class _Loader:
             self.progress.advanced(file.size, outcome.rows)
         return outcome
 
-    def _load(self, conn: Connection, file: ExportFile, outcome: FileOutcome) -> bool:
-        export: ExportRows | None = None
-        pending: list[Candidate] = []
+    def _load(self, conn: Connection, file: ExportFile, run: _FileRun) -> bool:
+        batch = self.processor.batch_size
         for elements in self._elements(file):
-            if export is None:
-                export = self._rows_of(file, elements[0])
-                if export is None:
+            if run.export is None:
+                run.export = self._rows_of(file, elements[0])
+                if run.export is None:
                     return False
-                outcome.format = export.format
-            pending += export.candidates(elements)
-            while len(pending) >= self.processor.batch_size:
-                self._write(conn, export, pending[: self.processor.batch_size], outcome)
-                del pending[: self.processor.batch_size]
-        if export is None:
-            return file.named or looks_like_history(file.name)
-        self._write(conn, export, pending, outcome)
-        _count_rows(outcome, export)
+                run.outcome.format = run.export.format
+            rest = run.skip_imported(elements)
+            while rest:
+                room = self.commit_rows - run.uncommitted_rows
+                run.pending += run.export.candidates(rest[:room])
+                rest = rest[room:]
+                while len(run.pending) >= batch:
+                    self._write(conn, run.export, run.pending[:batch], run.outcome)
+                    del run.pending[:batch]
+                if run.uncommitted_rows >= self.commit_rows:
+                    self._commit(conn, run, finished=False)
+        if run.export is None and not (file.named or looks_like_history(file.name)):
+            return False
+        self._commit(conn, run, finished=True)
         return True
+
+    def _commit(self, conn: Connection, run: _FileRun, *, finished: bool) -> None:
+        """Write what is pending and commit it with the file's progress."""
+        if run.export is not None:
+            self._write(conn, run.export, run.pending, run.outcome)
+            run.pending = []
+        line = run.totals(finished=finished)
+        import_jobs.record_file(conn, self.job_id, line.record())
+        conn.commit()
+        run.committed = line
 
     def _elements(self, file: ExportFile) -> Iterator[list[Any]]:
         """The file's rows, a slice at a time, reporting progress."""
@@ -269,14 +369,26 @@ class _Loader:
         outcome.merged += result.merged
         if result.quarantined:
             outcome.skipped[REFUSED] += result.quarantined
+        _widen_dates(outcome, candidates, self.processor.max_future_skew)
 
 
-def _count_rows(outcome: FileOutcome, export: ExportRows) -> None:
-    counts = export.counts
-    outcome.rows = counts.rows
-    outcome.skipped.update(counts.skipped)
-    outcome.incognito = counts.incognito
-    outcome.first_played, outcome.last_played = counts.first_played, counts.last_played
+def _widen_dates(
+    outcome: FileOutcome, candidates: Sequence[Candidate], max_future_skew: timedelta
+) -> None:
+    """Stretch the file's first and last play over the candidates dated within reason."""
+    now = datetime.now(UTC)
+    times = [
+        at
+        for c in candidates
+        if (at := c.listen.played_at) >= SPOTIFY_BEGAN and at - now <= max_future_skew
+    ]
+    if not times:
+        return
+    first, last = min(times), max(times)
+    if outcome.first_played is None or first < outcome.first_played:
+        outcome.first_played = first
+    if outcome.last_played is None or last > outcome.last_played:
+        outcome.last_played = last
 
 
 def _not_history(file: ExportFile) -> str:

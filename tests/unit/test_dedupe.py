@@ -12,6 +12,7 @@ from weekly_wrapped.processing.dedupe import (
     components,
     match,
     plan,
+    reach_of,
     same_listen,
     spans_around,
     uncovered,
@@ -212,3 +213,12 @@ def test_only_spans_not_yet_read_are_read_again() -> None:
     past_the_edge = (T0 + timedelta(minutes=59), T0 + timedelta(minutes=62))
     assert uncovered([inside], read) == []
     assert uncovered([inside, past_the_edge], read) == [past_the_edge]
+
+
+def test_spans_at_the_ends_of_the_calendar_stop_there_instead_of_overflowing() -> None:
+    first, last = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    assert spans_around([first, last]) == [
+        (first, first + timedelta(seconds=90)),
+        (last - timedelta(seconds=90), last),
+    ]
+    assert reach_of([row("a", "api", 0)._replace(played_at_utc=first)])[0] == first

@@ -100,6 +100,16 @@ def test_a_period_starts_at_local_midnight_whatever_the_offset() -> None:
     assert day_of_key(20261231) == date(2026, 12, 31)
 
 
+def test_a_period_at_the_ends_of_the_calendar_stops_there_instead_of_overflowing() -> None:
+    first = Period(1, "Asia/Tokyo", date.min, date(1, 1, 8))  # then UTC+9:19
+    last = Period(1, "Pacific/Pago_Pago", date(9999, 12, 24), date.max)
+    assert first.start_utc == datetime.min.replace(tzinfo=UTC)
+    assert first.reaching_back(10_000).start == date.min
+    assert first.reaching_back(10_000).params()["start_utc"] == first.start_utc
+    assert last.end_utc == datetime(9999, 12, 31, 11, 0, tzinfo=UTC)
+    assert last.reaching_back(7).start == date(9999, 12, 17)
+
+
 def test_every_field_of_the_stats_is_defined_in_the_docs() -> None:
     reference = (Path(__file__).resolve().parents[2] / "docs" / "stats.md").read_text()
     fields = [*ListeningStats.model_fields, *Entry.model_fields, *Sessions.model_fields,

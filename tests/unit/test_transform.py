@@ -68,3 +68,26 @@ def test_episodes_are_filed_under_their_show() -> None:
 def test_dimensions_are_unique_within_a_batch() -> None:
     rows = transform([play(1, T0 + timedelta(minutes=i)) for i in range(5)], ctx())
     assert (len(rows.tracks), len(rows.artists), len(rows.albums), len(rows.plays)) == (1, 1, 1, 5)
+
+
+def test_plays_before_2006_or_past_the_allowed_skew_go_to_quarantine_with_their_reason() -> None:
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    dates = [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(2005, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(2006, 1, 1, tzinfo=UTC),
+        now + timedelta(minutes=5),
+        now + timedelta(minutes=5, seconds=1),
+        datetime(9999, 12, 31, 23, 59, tzinfo=UTC),
+    ]
+    # Kiritimati (UTC+14) and Pago Pago (UTC-11) take year 1 and year 9999 past the calendar.
+    zones = {1: "Pacific/Kiritimati", 2: "Pacific/Pago_Pago"}
+    for user in zones:
+        rows = transform([play(user, at) for at in dates], ctx(timezones=zones))
+        assert [p.played_at_utc for p in rows.plays] == [dates[2], dates[3]]
+        assert [r.reason for r in rows.rejected] == [
+            "played_at 0001-01-01T00:00:00+00:00 is before 2006, when Spotify began",
+            "played_at 2005-12-31T23:59:59+00:00 is before 2006, when Spotify began",
+            "played_at 2026-11-24T00:05:01+00:00 is in the future",
+            "played_at 9999-12-31T23:59:00+00:00 is in the future",
+        ]

@@ -86,7 +86,7 @@ UserOption = Annotated[
 
 def open_engine(settings: Settings, *, check: bool = True) -> Engine:
     """The warehouse engine; with `check`, a clear error if it is missing or outdated."""
-    engine = db.connect(settings.db_url)
+    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
     if check:
         db.require_current(engine)
     return engine

@@ -49,6 +49,7 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
                 user,
                 paths,
                 batch_size=settings.batch_size,
+                commit_rows=settings.import_commit_rows,
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
                 progress=bar,
             )

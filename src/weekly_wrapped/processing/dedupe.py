@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from weekly_wrapped.processing.transform import PlayRow
 
@@ -183,21 +183,29 @@ Span = tuple[datetime, datetime]
 JOIN_GAP = timedelta(hours=1)
 """Spans closer than this are read as one: a few extra rows beat another query."""
 MAX_SPANS = 32
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def around(at: datetime) -> Span:
+    """`REACH` either side of `at`, cut at the ends of the calendar rather than overflowing."""
+    return max(at, _EARLIEST + REACH) - REACH, min(at, _LATEST - REACH) + REACH
 
 
 def reach_of(chain: Sequence[PlayRow]) -> Span:
     """The time span a chain (in time order) could still grow into."""
-    return chain[0].played_at_utc - REACH, chain[-1].played_at_utc + REACH
+    return around(chain[0].played_at_utc)[0], around(chain[-1].played_at_utc)[1]
 
 
 def spans_around(times: Iterable[datetime]) -> list[Span]:
     """Few spans covering `REACH` either side of each time, for reading known plays."""
     spans: list[Span] = []
     for at in sorted(times):
-        if spans and at - REACH - spans[-1][1] < JOIN_GAP:
-            spans[-1] = (spans[-1][0], at + REACH)
+        first, last = around(at)
+        if spans and first - spans[-1][1] < JOIN_GAP:
+            spans[-1] = (spans[-1][0], last)
         else:
-            spans.append((at - REACH, at + REACH))
+            spans.append((first, last))
     return _at_most(spans, MAX_SPANS)
 
 

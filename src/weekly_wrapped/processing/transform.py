@@ -169,6 +169,10 @@ def _accept(
     return False
 
 
+SPOTIFY_BEGAN = datetime(2006, 1, 1, tzinfo=UTC)
+"""No play can be older; earlier dates are damage, and would overflow date arithmetic."""
+
+
 def _rejection_reason(
     event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None]
 ) -> str | None:
@@ -178,7 +182,9 @@ def _rejection_reason(
         zones[event.user_id] = _zone(context.timezones[event.user_id])
     if zones[event.user_id] is None:
         return f"unknown timezone {context.timezones[event.user_id]!r} for user {event.user_id}"
-    if event.played_at > context.now + context.max_future_skew:
+    if event.played_at < SPOTIFY_BEGAN:
+        return f"played_at {event.played_at.isoformat()} is before 2006, when Spotify began"
+    if event.played_at - context.now > context.max_future_skew:  # a sum could overflow
         return f"played_at {event.played_at.isoformat()} is in the future"
     return None
 

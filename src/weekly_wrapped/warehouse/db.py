@@ -1,7 +1,13 @@
-"""The one door to the database engine: connect, tune per dialect, migrate."""
+"""The one door to the database engine: connect, tune per dialect, migrate.
+
+SQLite lets one writer in at a time; the others wait up to the busy timeout. A
+command that waits longer gets `WarehouseBusy`, a transient error: the CLI
+prints it as one line and exits 75, and running the command again will do.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -10,14 +16,26 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
-from weekly_wrapped.errors import ConfigError, WarehouseError, WarehouseUnavailable
+from weekly_wrapped.errors import (
+    ConfigError,
+    TransientError,
+    WarehouseError,
+    WarehouseUnavailable,
+)
+
+BUSY_TIMEOUT_S = 10.0
+"""How long a SQLite command waits for another one's write by default."""
 
 
-def connect(url: str, **kwargs: Any) -> Engine:
+class WarehouseBusy(TransientError):
+    """Another command held the SQLite database for longer than the busy timeout."""
+
+
+def connect(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) -> Engine:
     """An engine for `url`, with SQLite in WAL mode and its parent folder created."""
     try:
         parsed = make_url(url)
@@ -26,24 +44,46 @@ def connect(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, **kwargs)
-        event.listen(engine, "connect", _tune_sqlite)
-        return engine
+        return _sqlite_engine(url, round(busy_timeout_s * 1000), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:
+    engine = create_engine(url, **kwargs)
+
+    def tune(dbapi_connection: Any, _record: Any) -> None:
+        _tune_sqlite(dbapi_connection, busy_timeout_ms)
+
+    event.listen(engine, "connect", tune)
+    event.listen(engine, "handle_error", _busy_is_transient)
+    return engine
+
+
+def _tune_sqlite(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms:d}")  # first: the others may wait
     # Takes effect only when the file is new; big pages halve the cost of bulk inserts.
     cursor.execute("PRAGMA page_size=16384")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
+
+
+def _busy_is_transient(context: ExceptionContext) -> None:
+    """SQLite's "database is locked" becomes `WarehouseBusy`, wherever it happens."""
+    error = context.original_exception
+    if not isinstance(error, sqlite3.OperationalError):
+        return
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of BUSY_SNAPSHOT etc.
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        raise WarehouseBusy(
+            "the database stayed locked by another command past the busy timeout; "
+            "this command can be retried: run it again in a moment"
+        ) from None
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -12,7 +12,7 @@ database's work and little else, and PostgreSQL can keep each statement prepared
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MINYEAR, UTC, date, datetime, time
 from typing import Any, Literal, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -74,12 +74,17 @@ class Period:
         return self.midnight_utc(self.end)
 
     def midnight_utc(self, day: date) -> datetime:
-        """The instant `day` begins in the user's timezone, in UTC."""
-        return datetime.combine(day, time(), ZoneInfo(self.timezone)).astimezone(UTC)
+        """The instant `day` begins in the user's timezone, in UTC (at most the calendar's ends)."""
+        local = datetime.combine(day, time(), ZoneInfo(self.timezone))
+        try:
+            return local.astimezone(UTC)
+        except OverflowError:
+            return (datetime.min if day.year == MINYEAR else datetime.max).replace(tzinfo=UTC)
 
     def reaching_back(self, days: int) -> Period:
-        """The same period, started `days` earlier."""
-        return replace(self, start=self.start - timedelta(days=days))
+        """The same period, started `days` earlier, or on the calendar's first day."""
+        earliest = max(self.start.toordinal() - days, date.min.toordinal())
+        return replace(self, start=date.fromordinal(earliest))
 
     def params(self) -> dict[str, object]:
         """Values for the statement parameters."""

@@ -135,7 +135,7 @@ def read_streak(conn: Connection, period: Period) -> int:
         runs = [run for run in _runs(_stream_days(conn, window)) if run[1] >= period.start]
         if not runs:
             return 0
-        if runs[0][0] > window.start:
+        if runs[0][0] > window.start or window.start == date.min:
             return max((end - start).days + 1 for start, end in runs)
         lookback *= 4
 
