@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     max_future_skew_s: int = Field(default=300, ge=0)
     """Events whose `played_at` is further than this in the future are quarantined."""
 
+    import_max_archive_bytes: int = Field(default=8 << 30, ge=1 << 20)
+    """Most bytes one zip may unpack to on `wrapped import` (8 GiB); a bigger one is refused."""
+
+    import_max_archive_entries: int = Field(default=2_000, ge=1)
+    """Most entries (files and folders) one zip may hold on `wrapped import`."""
+
     secret_key: SecretStr | None = None
     """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""
 

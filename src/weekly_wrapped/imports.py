@@ -25,7 +25,12 @@ from sqlalchemy import Connection, Engine
 from weekly_wrapped.errors import ImportFileError
 from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
 from weekly_wrapped.sources.export import Candidate, ExportRows, looks_like_history, sniff
-from weekly_wrapped.sources.export_files import ExportFile, find_export_files
+from weekly_wrapped.sources.export_files import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    ExportFile,
+    find_export_files,
+)
 from weekly_wrapped.sources.json_array import JsonArrayReader, NotAnArray
 from weekly_wrapped.warehouse import import_jobs, queries, users
 from weekly_wrapped.warehouse.writer import write_quarantine
@@ -86,6 +91,8 @@ class ImportSummary:
     files: list[FileOutcome]
     ignored: list[str]
     years: list[queries.YearTotals]
+    unread: list[str] = field(default_factory=list)
+    """Files found but not opened, each with the reason: a zip inside the zip."""
 
     @property
     def imported(self) -> list[FileOutcome]:
@@ -139,17 +146,19 @@ def import_export(
     batch_size: int = 5000,
     max_future_skew: timedelta = timedelta(minutes=5),
     progress: ImportProgress | None = None,
+    archive_limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> ImportSummary:
     """Import a privacy export (zips, folders or files) for a user; see the module docs."""
     with engine.begin() as conn:
         person = users.get_user(conn, user_key)
         job, resumed = import_jobs.resume_or_start(conn, user_key, source_label(paths))
     try:
-        files = find_export_files(paths)
+        found = find_export_files(paths, archive_limits)
     except ImportFileError as exc:
         with engine.begin() as conn:
             import_jobs.finish(conn, job.job_id, "failed", 0, str(exc))
         raise
+    files = [f for f in found if f.skipped is None]
     if progress is not None:
         progress.found(files)
     processor = EmbeddedProcessor(engine, batch_size=batch_size, max_future_skew=max_future_skew)
@@ -164,7 +173,9 @@ def import_export(
             ignored.append(file.name)
         else:
             outcomes.append(outcome)
-    return _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+    summary = _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+    summary.unread = [f"{f.name} ({f.skipped})" for f in found if f.skipped is not None]
+    return summary
 
 
 def source_label(paths: Sequence[Path]) -> str:

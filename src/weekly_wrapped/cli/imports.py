@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -24,7 +25,7 @@ from rich.text import Text
 from weekly_wrapped import imports
 from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
 from weekly_wrapped.config import get_settings
-from weekly_wrapped.sources.export_files import ExportFile
+from weekly_wrapped.sources.export_files import ArchiveLimits, ExportFile
 from weekly_wrapped.sources.json_array import BrokenJson
 
 PathsArgument = Annotated[
@@ -50,6 +51,9 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
                 batch_size=settings.batch_size,
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
                 progress=bar,
+                archive_limits=ArchiveLimits(
+                    settings.import_max_archive_bytes, settings.import_max_archive_entries
+                ),
             )
     except KeyboardInterrupt:
         err.print("Interrupted. Run the same command again to finish the import.")
@@ -135,6 +139,8 @@ def print_summary(summary: imports.ImportSummary, console: Console) -> None:
         console.print(_years(summary))
     if summary.ignored:
         console.print(f"[dim]Not listening history, left alone: {', '.join(summary.ignored)}[/]")
+    for unread in summary.unread:
+        console.print(f"[yellow]Skipped, not read:[/] {escape(unread)}", soft_wrap=True)
 
 
 def _counts(summary: imports.ImportSummary) -> Table:
