@@ -15,17 +15,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
 from weekly_wrapped.errors import ConfigError, WarehouseError, WarehouseUnavailable
+from weekly_wrapped.private_files import private_file
 
 
 def connect(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`, with SQLite in WAL mode and its parent folder created."""
+    """An engine for `url`; a SQLite file is created private to the user (0600), in WAL mode."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"WRAPPED_DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # SQLite gives its -wal and -shm files its mode
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _tune_sqlite)
         return engine
