@@ -173,7 +173,6 @@ class JsonArrayReader:
         """Whether the buffer follows a comma, so the array must not end before an element."""
         self._searched = 0
         """Where the fast cut looks for ``},`` next: bytes before were tried."""
-        """Whether the buffer follows a comma, so the array must not end before an element."""
         self._offset = 0
         """Where `_buffer` starts in the file."""
         self._newlines = 0
