@@ -269,6 +269,9 @@ def test_elements_parted_by_spaced_commas_still_read_a_slice_at_a_time() -> None
 def test_a_trailing_comma_or_bad_utf8_is_damage_named_where_it_is() -> None:
     with pytest.raises(BrokenJson, match=r"at byte 10 \(line 1, column 11\): trailing comma"):
         read_all(b'[{"a": 1},]', 4)
+    for blob in (b'[{"a": 1},,{"a": 2}]', b'[ ,{"a": 2}]'):
+        with pytest.raises(BrokenJson, match=r"column (11|3)\): unexpected character, expected"):
+            read_all(blob, 1)
     blob = '[{"a": "夜"},\n {"a": "ü'.encode() + b"\xff" + b'"}]'
     with pytest.raises(
         BrokenJson, match=r"at byte 25 \(line 2, column 11\): it is not valid UTF-8"

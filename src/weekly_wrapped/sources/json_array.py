@@ -255,6 +255,8 @@ class JsonArrayReader:
         except orjson.JSONDecodeError as exc:
             at, problem = _problem(document, exc)
             raise self._broken(min(at, cut), problem) from None
+        if not elements:  # a comma with no element before it
+            raise self._broken(cut, "unexpected character, expected a JSON value")
         self._scanner = None
         self._consume(cut + 1)
         self._after_comma = True
