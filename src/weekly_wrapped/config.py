@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     import_commit_rows: int = Field(default=20_000, ge=1, le=10_000_000)
     """Rows of an export file `wrapped import` commits at once; a command that writes may wait that long."""
 
+    import_max_archive_bytes: int = Field(default=8 << 30, ge=1 << 20)
+    """Most bytes one zip may unpack to on `wrapped import` (8 GiB); a bigger one is refused."""
+
+    import_max_archive_entries: int = Field(default=2_000, ge=1)
+    """Most entries (files and folders) one zip may hold on `wrapped import`."""
+
     secret_key: SecretStr | None = None
     """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""
 

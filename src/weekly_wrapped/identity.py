@@ -91,9 +91,11 @@ def event_id(
     return _sha1(str(user_id), source, stamp, song, str(ms_played), str(n))[:32]
 
 
+_SPOTIFY_URI = re.compile(r"spotify:[a-z]+:([0-9A-Za-z]{22})")
+"""Spotify ids are 22 characters of base62."""
+
+
 def spotify_id_from_uri(uri: str | None) -> str | None:
-    """``spotify:track:abc`` → ``abc``; anything else → None."""
-    if not uri:
-        return None
-    parts = uri.split(":")
-    return parts[2] if len(parts) == 3 and parts[0] == "spotify" and parts[2] else None
+    """``spotify:track:4uLU6hMCjMI75M1A2tKUQC`` → the id; anything else → None."""
+    found = _SPOTIFY_URI.fullmatch(uri) if uri else None
+    return found.group(1) if found else None

@@ -34,7 +34,12 @@ from weekly_wrapped.sources.export import (
     looks_like_history,
     sniff,
 )
-from weekly_wrapped.sources.export_files import ExportFile, find_export_files
+from weekly_wrapped.sources.export_files import (
+    DEFAULT_LIMITS,
+    ArchiveLimits,
+    ExportFile,
+    find_export_files,
+)
 from weekly_wrapped.sources.json_array import JsonArrayReader, NotAnArray
 from weekly_wrapped.warehouse import import_jobs, queries, users
 from weekly_wrapped.warehouse.writer import write_quarantine
@@ -99,6 +104,8 @@ class ImportSummary:
     files: list[FileOutcome]
     ignored: list[str]
     years: list[queries.YearTotals]
+    unread: list[str] = field(default_factory=list)
+    """Files found but not opened, each with the reason: a zip inside the zip."""
 
     @property
     def imported(self) -> list[FileOutcome]:
@@ -154,6 +161,7 @@ def import_export(
     commit_rows: int = COMMIT_ROWS,
     max_future_skew: timedelta = timedelta(minutes=5),
     progress: ImportProgress | None = None,
+    archive_limits: ArchiveLimits = DEFAULT_LIMITS,
 ) -> ImportSummary:
     """Import a privacy export (zips, folders or files) for a user; see the module docs.
 
@@ -164,11 +172,12 @@ def import_export(
     with import_jobs.claimed(engine, user_key):
         job, resumed = _start_job(engine, user_key, paths)
         try:
-            files = find_export_files(paths)
+            found = find_export_files(paths, archive_limits)
         except ImportFileError as exc:
             with engine.begin() as conn:
                 import_jobs.finish(conn, job.job_id, "failed", 0, str(exc))
             raise
+        files = [f for f in found if f.skipped is None]
         if progress is not None:
             progress.found(files)
         processor = EmbeddedProcessor(
@@ -186,7 +195,9 @@ def import_export(
                 ignored.append(file.name)
             else:
                 outcomes.append(outcome)
-        return _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+        summary = _finish(engine, person, job.job_id, resumed, outcomes, ignored)
+        summary.unread = [f"{f.name} ({f.skipped})" for f in found if f.skipped is not None]
+        return summary
 
 
 def _start_job(

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import ConfigError
+from weekly_wrapped.private_files import private_folder
 
 KEY_FILE = "secret.key"
 HOW_TO_MAKE_ONE = (
@@ -59,7 +60,7 @@ def _kept_key(path: Path) -> bytes:
         return path.read_bytes().strip()
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     key = Fernet.generate_key()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.cli import run_wrapped, warehouse_env
+from weekly_wrapped.config import load_settings
+from weekly_wrapped.keys import secret_key
+from weekly_wrapped.warehouse import db
 
 
 def run(args: list[str], env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -107,3 +111,26 @@ def test_an_unreachable_database_is_a_transient_error(tmp_path: Path) -> None:
     result = run(["init"], env, ok=False)
     assert result.returncode == 75
     assert result.stderr.startswith("error: cannot reach the database")
+
+
+def test_the_data_folder_and_the_database_are_private_to_their_user(tmp_path: Path) -> None:
+    data = tmp_path / "state" / "wrapped"
+    run(["init"], {"WRAPPED_DATA_DIR": str(data)})
+    run(["users", "add", "--name", "Ada"], {"WRAPPED_DATA_DIR": str(data)})
+    secret_key(load_settings(data_dir=data))
+    engine = db.connect(f"sqlite:///{data / 'wrapped.db'}")
+    with engine.connect() as conn:  # while open, SQLite keeps its -wal and -shm files
+        conn.execute(text("SELECT count(*) FROM dim_user")).scalar_one()
+        modes = {
+            p.name: stat.S_IMODE(p.stat().st_mode) for p in [data.parent, data, *data.iterdir()]
+        }
+    engine.dispose()
+    assert modes == {
+        "state": 0o700, "wrapped": 0o700, "secret.key": 0o600,
+        "wrapped.db": 0o600, "wrapped.db-wal": 0o600, "wrapped.db-shm": 0o600,
+    }  # fmt: skip
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    run(["init"], {"WRAPPED_DATA_DIR": str(shared)})
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o755, "a folder that was there keeps its mode"
+    assert stat.S_IMODE((shared / "wrapped.db").stat().st_mode) == 0o600

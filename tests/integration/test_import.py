@@ -9,10 +9,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -337,6 +339,32 @@ def test_a_damaged_file_is_reported_and_leaves_nothing_while_the_others_import(
     rerun = import_export(engine, user, [export])
     assert (rerun.job_id, rerun.resumed, rerun.failed) == (job.job_id, True, [])
     assert rerun.plays_added == 2 * len(good) == count(engine, fact_play)
+
+
+def test_bad_rows_imported_again_and_again_are_quarantined_once_and_big_ones_cut(
+    engine: Engine, tmp_path: Path
+) -> None:
+    rows = json.loads(HISTORY_FILES[0].read_text(encoding="utf-8"))[:20]
+    rows[3]["ts"] = None
+    rows[7]["ms_played"] = "lots"
+    rows[11] |= {"ts": "2099-01-01T00:00:00Z"}  # in the future: refused by the processor
+    rows[15] |= {"ts": None, "master_metadata_track_name": "é" * (100 << 10)}
+    (tmp_path / "Streaming_History_Audio_2023_0.json").write_text(json.dumps(rows))
+    user = add_user(engine)
+    for _ in range(5):
+        summary = import_export(engine, user, [tmp_path])
+        assert sum(summary.skipped.values()) == 4
+    with engine.connect() as conn:
+        kept = conn.execute(select(quarantine)).all()
+    stages = sorted((q.stage, q.user_key) for q in kept)
+    assert stages == [("import", user)] * 3 + [("processor", user)]
+    whole = orjson.dumps({k: v for k, v in rows[15].items() if k != "ip_addr"})
+    big = next(q for q in kept if q.payload_bytes > 64 << 10)
+    assert (big.payload_bytes, big.payload_sha256) == (len(whole), sha256(whole).hexdigest())
+    assert len(big.payload.encode()) <= 64 << 10 and whole.decode().startswith(big.payload)
+    other = add_user(engine)
+    import_export(engine, other, [tmp_path])
+    assert count(engine, quarantine, quarantine.c.user_key == other) == 4, "each user's own"
 
 
 def test_a_file_that_is_not_json_is_reported_at_its_first_byte(

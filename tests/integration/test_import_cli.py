@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +72,31 @@ def test_an_unknown_user_or_a_missing_path_is_refused_plainly(
     nowhere = wrapped(["import", str(tmp_path / "nope.zip"), "-u", str(user)], engine, tmp_path)
     assert nowhere.returncode == 1
     assert "nope.zip does not exist" in nowhere.stderr and "Traceback" not in nowhere.stderr
+
+
+def test_a_zip_inside_the_zip_is_named_as_skipped_and_the_limits_are_settings(
+    backend: str, database_factory: Callable[[str], Engine], tmp_path: Path
+) -> None:
+    engine = database_factory(backend)
+    with engine.begin() as conn:
+        user = users.add_user(conn, name="Ada")
+    archive = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for path in sorted((FIXTURES / "older_export").rglob("*.json")):
+            z.write(path, f"my_spotify_data/{path.name}")
+        z.writestr(
+            "my_spotify_data/Spotify Extended Streaming History.zip", b"PK\x05\x06" + bytes(18)
+        )
+    result = wrapped(["import", str(archive), "-u", str(user)], engine, tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert (
+        "Skipped, not read: my_spotify_data.zip:my_spotify_data/Spotify Extended Streaming "
+        "History.zip (a zip inside the archive is not opened; unpack it and import that zip too)"
+    ) in lines
+    refused = run_wrapped(
+        "import", str(archive), "-u", str(user),
+        env=warehouse_env(engine, tmp_path) | {"WRAPPED_IMPORT_MAX_ARCHIVE_ENTRIES": "2"},
+    )  # fmt: skip
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "more than the 2 allowed (WRAPPED_IMPORT_MAX_ARCHIVE_ENTRIES)" in refused.stderr

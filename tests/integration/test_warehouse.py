@@ -5,20 +5,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from hashlib import sha256
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from tests.factories import episode, play
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.events import AlbumRef, PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
-from weekly_wrapped.warehouse import users
+from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.warehouse import db, users
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import (
     bridge_track_artist,
@@ -31,6 +34,7 @@ from weekly_wrapped.warehouse.schema import (
     quarantine,
 )
 from weekly_wrapped.warehouse.users import InvalidUser
+from weekly_wrapped.warehouse.writer import write_quarantine
 
 T0 = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)
 WAREHOUSE = (dim_date, dim_album, dim_artist, dim_track, bridge_track_artist, fact_play)
@@ -62,6 +66,70 @@ def test_migrations_build_exactly_the_declared_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_quarantine_keeps_each_bad_row_once_and_long_ones_cut(engine: Engine) -> None:
+    user = add_user(engine)
+    huge = '{"name": "' + "夜" * (40 << 10) + '"}'
+    batch = [
+        Rejected("no ts", '{"ts": null}', user),
+        Rejected("no ts", '{"ts": null}', user + 1),
+        Rejected("not json", "{not json"),
+        Rejected("too long", huge, user),
+    ]
+    for _ in range(3):
+        with engine.begin() as conn:
+            write_quarantine(conn, batch, stage="import")
+            write_quarantine(conn, batch[2:3], stage="processor")
+    with engine.connect() as conn:
+        kept = conn.execute(select(quarantine).order_by(quarantine.c.quarantine_id)).all()
+    assert [(q.stage, q.reason, q.user_key) for q in kept] == [
+        ("import", "no ts", user),
+        ("import", "no ts", user + 1),
+        ("import", "not json", None),
+        ("import", "too long", user),
+        ("processor", "not json", None),
+    ]
+    whole = huge.encode()
+    cut = kept[3]
+    assert (cut.payload_bytes, cut.payload_sha256) == (len(whole), sha256(whole).hexdigest())
+    assert len(cut.payload.encode()) <= 64 << 10 and huge.startswith(cut.payload)
+    assert kept[0].payload == '{"ts": null}' and kept[0].payload_bytes == 12
+
+
+def test_the_migration_collapses_repeated_quarantine_rows_and_cuts_long_ones(
+    engine: Engine,
+) -> None:
+    config = db._alembic_config(engine)
+    command.downgrade(config, "0008")
+    huge = "x" * (100 << 10)
+    old_rows = [("a", 1, "{}"), ("a", 1, "{}"), ("a", None, "{}"), ("a", None, "{}"),
+                ("b", 1, "{}"), ("a", 2, "{}"), ("a", 1, huge), ("a", 1, huge)]  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO quarantine (received_at, stage, reason, user_key, payload) "
+                "VALUES (:at, :stage, 'why', :user, :payload)"
+            ),
+            [{"at": T0, "stage": st, "user": u, "payload": p} for st, u, p in old_rows],
+        )
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        kept = conn.execute(select(quarantine).order_by(quarantine.c.quarantine_id)).all()
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert [q.quarantine_id for q in kept] == [1, 3, 5, 6, 7], "the earliest of each is kept"
+    assert [(q.payload_bytes, q.payload_sha256) for q in kept[:4]] == [
+        (2, sha256(b"{}").hexdigest())
+    ] * 4
+    assert (kept[4].payload_bytes, kept[4].payload_sha256) == (
+        100 << 10,
+        sha256(huge.encode()).hexdigest(),
+    )
+    assert kept[4].payload == "x" * (64 << 10)
+    with engine.begin() as conn:
+        write_quarantine(conn, [Rejected("why", "{}", 1), Rejected("why", "{}")], stage="a")
+    assert count(engine, quarantine) == 5, "rows from before the migration are matched too"
 
 
 def test_plays_land_with_their_dimensions(engine: Engine) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from weekly_wrapped.errors import ImportFileError
-from weekly_wrapped.sources.export_files import UnsafeArchive, escapes, find_export_files
+from weekly_wrapped.sources.export_files import (
+    NESTED_ZIP,
+    ArchiveLimits,
+    UnsafeArchive,
+    check_archive,
+    escapes,
+    find_export_files,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "exports"
 
@@ -90,3 +97,53 @@ def test_a_missing_path_or_a_broken_zip_is_a_clear_error(tmp_path: Path) -> None
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ImportFileError, match="my_spotify_data.zip is not a readable zip archive"):
         find_export_files([broken])
+
+
+def declared(name: str, size: int, compressed: int) -> zipfile.ZipInfo:
+    """An entry as the archive's directory declares it, without its bytes."""
+    entry = zipfile.ZipInfo(name)
+    entry.file_size, entry.compress_size = size, compressed
+    return entry
+
+
+def test_many_entries_under_a_mebibyte_each_are_refused_as_a_whole() -> None:
+    """10,000 entries of 1 MiB less a byte: about 10 GiB from a 10 MB zip."""
+    bomb = [declared(f"x/{i}.json", (1 << 20) - 1, 1 << 10) for i in range(10_000)]
+    with pytest.raises(UnsafeArchive, match=r"it holds 10,000 entries, more than the 2,000"):
+        check_archive("bomb.zip", bomb)
+    many = ArchiveLimits(max_entries=20_000)
+    with pytest.raises(UnsafeArchive, match=r"would inflate 1,024× .* like a decompression bomb"):
+        check_archive("bomb.zip", bomb, many)
+    honest = [declared(f"x/{i}.json", (1 << 20) - 1, 100 << 10) for i in range(10_000)]
+    with pytest.raises(UnsafeArchive, match=r"would unpack to 9.8 GiB, more than the 8.0 GiB"):
+        check_archive("big.zip", honest, many)
+    check_archive("big.zip", honest, ArchiveLimits(max_bytes=16 << 30, max_entries=20_000))
+
+
+def test_small_entries_that_inflate_like_a_bomb_are_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for i in range(3):
+            z.writestr(f"Streaming_History_Audio_2023_{i}.json", b"[" + b" " * (512 << 10) + b"]")
+    with pytest.raises(UnsafeArchive, match=r"would inflate [\d,]+× .* like a decompression bomb"):
+        find_export_files([archive])
+
+
+def test_a_real_export_is_well_within_the_default_limits(tmp_path: Path) -> None:
+    archive = zip_of(FIXTURES / "my_spotify_data", tmp_path / "my_spotify_data.zip")
+    assert len(find_export_files([archive], ArchiveLimits())) == 8
+    with pytest.raises(UnsafeArchive, match=r"more than the 3 allowed \(WRAPPED_IMPORT_MAX_ARC"):
+        find_export_files([archive], ArchiveLimits(max_entries=3))
+
+
+def test_a_zip_inside_the_zip_is_listed_as_skipped_with_its_reason(tmp_path: Path) -> None:
+    inner = zip_of(FIXTURES / "older_export", tmp_path / "older.zip")
+    archive = tmp_path / "my_spotify_data.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(inner, "my_spotify_data/older.zip")
+        z.writestr("my_spotify_data/StreamingHistory_music_0.json", "[]")
+    files = find_export_files([archive])
+    assert [(f.name, f.skipped) for f in files] == [
+        ("my_spotify_data.zip:my_spotify_data/StreamingHistory_music_0.json", None),
+        ("my_spotify_data.zip:my_spotify_data/older.zip", NESTED_ZIP),
+    ]

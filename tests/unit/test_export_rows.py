@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import pytest
 
 from weekly_wrapped.sources.export import (
     HALF_METADATA,
@@ -181,3 +182,41 @@ def test_a_quarantined_row_keeps_its_other_fields() -> None:
     payload = orjson.loads(rejected.payload)
     assert payload["ts"] == "yesterday"
     assert "ip_addr" not in payload and payload["platform"] == "android"
+
+
+def test_names_lose_control_characters_and_a_name_of_nothing_else_is_missing() -> None:
+    rows = ExportRows("extended", 7)
+    clean = one_event(rows, extended(
+        master_metadata_track_name="Midnight\x1b[2J City\x07",
+        master_metadata_album_artist_name="M83\u0085\x9b31m",
+        master_metadata_album_album_name="Hurry Up,\tWe're\r\nDreaming\x00",
+    ))  # fmt: skip
+    assert clean.track.name == "Midnight[2J City"
+    assert clean.track.artists[0].name == "M83 31m"
+    assert clean.track.album.name == "Hurry Up, We're  Dreaming"
+    assert clean.track.id == "1eyzqe2QqGZUmfcPZtrIyt"
+    nothing = extended(master_metadata_track_name="\x1b\x07", master_metadata_album_artist_name="\x00",
+                       spotify_track_uri=None)  # fmt: skip
+    assert rows.candidates([nothing]) == []
+    assert rows.counts.skipped == {NULL_METADATA: 1}
+    account = ExportRows("account_music", 7)
+    blank = {
+        "endTime": "2023-03-01 21:20",
+        "artistName": "\r\n",
+        "trackName": "\x9b",
+        "msPlayed": 1,
+    }
+    assert account.candidates([blank]) == []
+    assert account.counts.skipped == {NULL_METADATA: 1}
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["spotify:track:1eyzqe2QqGZUmfcPZtrIy", "spotify:track:1eyzqe2QqGZUmfcPZtrIytX",
+     "spotify:track:1eyzqe2QqGZUmfcPZtrIy!", "spotify:track:1eyzqe2QqGZUmfcPZtrIy\u0661",
+     "spotify:track:1eyzqe2QqGZUmfcPZtrIyt\n", "spotify:track:" + "x" * 10_000],
+)  # fmt: skip
+def test_a_track_uri_that_is_not_a_spotify_id_is_no_id(uri: str) -> None:
+    event = one_event(ExportRows("extended", 7), extended(spotify_track_uri=uri))
+    assert (event.track.id, event.track.uri) == (None, None)
+    assert event.track.name == "Midnight City"

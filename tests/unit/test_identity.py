@@ -61,6 +61,13 @@ def test_event_id_tells_apart_identical_rows_by_their_number() -> None:
         ("spotify:track:", None),
         ("https://open.spotify.com/track/x", None),
         (None, None),
+        ("spotify:track:4uLU6hMCjMI75M1A2tKUQ", None),
+        ("spotify:track:4uLU6hMCjMI75M1A2tKUQCx", None),
+        ("spotify:track:4uLU6hMCjMI75M1A2tKU_C", None),
+        ("spotify:track:４uLU6hMCjMI75M1A2tKUQC", None),
+        ("spotify:track:4uLU6hMCjMI75M1A2tKUQC\n", None),
+        ("spotify:\x1b[2J:4uLU6hMCjMI75M1A2tKUQC", None),
+        ("spotify:track:abc", None),
     ],
 )
 def test_ids_come_out_of_spotify_uris(uri: str | None, expected: str | None) -> None:

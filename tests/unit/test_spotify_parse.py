@@ -127,3 +127,26 @@ def test_only_real_release_dates_are_kept() -> None:
     assert parse.album_object(album).release_date == "0000"  # type: ignore[union-attr]
     album["release_date"] = "soon"
     assert parse.album_object(album).release_date is None  # type: ignore[union-attr]
+
+
+def test_names_lose_control_characters_and_a_name_of_nothing_else_is_missing() -> None:
+    raw = item(name="Saman\x1b]8;;https://evil.example\x07")
+    raw["track"]["artists"][0]["name"] = "Ólafur\u009b2J\tArnalds"
+    raw["track"]["album"]["name"] = "\x00\x1b"
+    [event], rejected = parse.play_events(7, [raw])
+    assert rejected == []
+    assert event.track.name == "Saman]8;;https://evil.example"
+    assert event.track.artists[0].name == "Ólafur2J Arnalds"
+    assert event.track.album is None
+    blank = item(name="\r\n\x1b")
+    events, rejected = parse.play_events(7, [blank])
+    assert events == [] and "has no name" in rejected[0].reason
+    artist = artist_json(CATALOG.artists[TRACK.artist_ids[0]], dev_mode=True)
+    artist |= {"name": "Sigur\x1b[31m Rós", "genres": ["post-rock\x07", "\x1b"]}
+    row = parse.artist_row(artist)
+    assert row is not None and row.name == "Sigur[31m Rós" and row.genres == '["post-rock"]'
+
+
+def test_a_track_uri_that_is_not_a_spotify_id_is_dropped() -> None:
+    [event], _ = parse.play_events(7, [item(uri="spotify:track:\x1b[2J")])
+    assert event.track.uri is None and event.track.id == TRACK.id

@@ -25,7 +25,7 @@ from rich.text import Text
 from weekly_wrapped import imports
 from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
 from weekly_wrapped.config import get_settings
-from weekly_wrapped.sources.export_files import ExportFile
+from weekly_wrapped.sources.export_files import ArchiveLimits, ExportFile
 from weekly_wrapped.sources.json_array import BrokenJson
 
 PathsArgument = Annotated[
@@ -52,6 +52,9 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
                 commit_rows=settings.import_commit_rows,
                 max_future_skew=timedelta(seconds=settings.max_future_skew_s),
                 progress=bar,
+                archive_limits=ArchiveLimits(
+                    settings.import_max_archive_bytes, settings.import_max_archive_entries
+                ),
             )
     except KeyboardInterrupt:
         err.print("Interrupted. Run the same command again to finish the import.")
@@ -138,6 +141,8 @@ def print_summary(summary: imports.ImportSummary, console: Console) -> None:
     if summary.ignored:
         ignored = escape(", ".join(summary.ignored))
         console.print(f"[dim]Not listening history, left alone: {ignored}[/]")
+    for unread in summary.unread:
+        console.print(f"[yellow]Skipped, not read:[/] {escape(unread)}", soft_wrap=True)
 
 
 def _counts(summary: imports.ImportSummary) -> Table:

@@ -37,6 +37,7 @@ from weekly_wrapped.events import (
     describe_validation_error,
 )
 from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.sources.names import visible_name
 
 ExportFormat = Literal["extended", "account_music", "account_podcast"]
 
@@ -203,8 +204,8 @@ def without_private_fields(row: Any) -> Any:
 # --- reading rows ----------------------------------------------------------------------
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value.strip() else None
+_text = visible_name
+"""Names and other text from a row lose control characters; blank text is missing."""
 
 
 def _count(value: Any) -> int | None:
@@ -325,7 +326,8 @@ def _account_track_key(listen: Listen, row: dict[str, Any]) -> TrackKey:
 def _track_ref(key: TrackKey) -> TrackRef:
     kind, name, performer, raw_album, raw_uri = key
     album, uri = _text(raw_album), _text(raw_uri)
-    fields: dict[str, Any] = {"id": identity.spotify_id_from_uri(uri), "uri": uri, "name": name}
+    spotify_id = identity.spotify_id_from_uri(uri)
+    fields: dict[str, Any] = {"id": spotify_id, "uri": uri if spotify_id else None, "name": name}
     if kind == "track":
         fields["album"] = {"name": album} if album else None
         fields["artists"] = [{"name": performer}]

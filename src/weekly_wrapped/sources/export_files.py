@@ -1,8 +1,9 @@
 """Finding the files of a Spotify privacy export: in a zip, in a folder, or named one by one.
 
 Zips are read in place, never extracted. An archive with an entry that climbs out
-of it, or that would inflate far beyond its size (a decompression bomb), is
-refused whole before a byte of it is read.
+of it, with more entries or more bytes unpacked than the limits allow, or that
+would inflate far beyond its size (a decompression bomb), is refused whole before
+a byte of it is read. A zip inside the zip is listed as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -10,18 +11,30 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from weekly_wrapped.errors import ImportFileError
 
-MAX_ENTRIES = 10_000
 MAX_RATIO = 200
 """Spotify's JSON compresses about 10×; a bomb compresses about 1000×."""
-MAX_TOTAL_BYTES = 16 << 30
-"""A lifetime of listening is well under 2 GiB of JSON."""
-_RATIO_CHECK_FROM = 1 << 20
+_RATIO_CHECK_FROM = 64 << 10
+"""Below this an entry's ratio says little (and it can do no harm); the total still counts."""
+NESTED_ZIP = "a zip inside the archive is not opened; unpack it and import that zip too"
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How much one archive may unpack to (WRAPPED_IMPORT_MAX_ARCHIVE_BYTES and _ENTRIES)."""
+
+    max_bytes: int = 8 << 30
+    """A lifetime of listening is a few GB of JSON at most."""
+    max_entries: int = 2_000
+    """An export holds a few dozen files."""
+
+
+DEFAULT_LIMITS = ArchiveLimits()
 
 
 class UnsafeArchive(ImportFileError):
@@ -42,12 +55,16 @@ class ExportFile:
     opener: Callable[[], AbstractContextManager[IO[bytes]]] = field(repr=False, compare=False)
     named: bool = False
     """The user named this very file, so it must be listening history."""
+    skipped: str | None = None
+    """Why the file is listed but not read, such as a zip inside the zip."""
 
     def open(self) -> AbstractContextManager[IO[bytes]]:
         return self.opener()
 
 
-def find_export_files(paths: Sequence[Path]) -> list[ExportFile]:
+def find_export_files(
+    paths: Sequence[Path], limits: ArchiveLimits = DEFAULT_LIMITS
+) -> list[ExportFile]:
     """Every JSON file in the given zips, folders and files, in a stable order."""
     found: list[ExportFile] = []
     for path in paths:
@@ -57,9 +74,9 @@ def find_export_files(paths: Sequence[Path]) -> list[ExportFile]:
                 hint="Pass the my_spotify_data.zip you downloaded, its unpacked folder, or its files.",
             )
         if path.is_dir():
-            found += _folder_files(path)
+            found += _folder_files(path, limits)
         elif _is_zip(path):
-            found += archive_files(path)
+            found += archive_files(path, limits)
         else:
             found.append(_plain_file(path, path.name, named=True))
     return found
@@ -69,14 +86,14 @@ def _is_zip(path: Path) -> bool:
     return path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)
 
 
-def _folder_files(folder: Path) -> list[ExportFile]:
+def _folder_files(folder: Path, limits: ArchiveLimits) -> list[ExportFile]:
     files: list[ExportFile] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         suffix = path.suffix.lower()
         if suffix == ".json":
             files.append(_plain_file(path, path.relative_to(folder).as_posix(), named=False))
         elif suffix == ".zip":
-            files += archive_files(path, shown_as=path.relative_to(folder).as_posix())
+            files += archive_files(path, limits, shown_as=path.relative_to(folder).as_posix())
     return files
 
 
@@ -92,8 +109,10 @@ def _plain_file(path: Path, shown_as: str, *, named: bool) -> ExportFile:
     return ExportFile(shown_as, stat.st_size, fingerprint, opener, named)
 
 
-def archive_files(path: Path, shown_as: str | None = None) -> list[ExportFile]:
-    """The JSON entries of a zip, after checking the whole archive is safe to read."""
+def archive_files(
+    path: Path, limits: ArchiveLimits = DEFAULT_LIMITS, shown_as: str | None = None
+) -> list[ExportFile]:
+    """The JSON entries of a zip, and the zips in it as skipped, once it is safe to read."""
     shown = shown_as or path.name
     try:
         with zipfile.ZipFile(path) as archive:
@@ -103,12 +122,15 @@ def archive_files(path: Path, shown_as: str | None = None) -> list[ExportFile]:
             f"{shown} is not a readable zip archive ({exc})",
             hint="Download the export again, or unpack it and import the folder.",
         ) from None
-    check_archive(shown, entries)
-    return [
-        _archive_entry(path, shown, entry)
-        for entry in sorted(entries, key=lambda e: e.filename)
-        if not entry.is_dir() and entry.filename.lower().endswith(".json")
-    ]
+    check_archive(shown, entries, limits)
+    files = []
+    for entry in sorted(entries, key=lambda e: e.filename):
+        suffix = PurePosixPath(entry.filename).suffix.lower()
+        if entry.is_dir() or suffix not in (".json", ".zip"):
+            continue
+        found = _archive_entry(path, shown, entry)
+        files.append(found if suffix == ".json" else replace(found, skipped=NESTED_ZIP))
+    return files
 
 
 def _archive_entry(path: Path, shown: str, entry: zipfile.ZipInfo) -> ExportFile:
@@ -121,10 +143,15 @@ def _archive_entry(path: Path, shown: str, entry: zipfile.ZipInfo) -> ExportFile
     return ExportFile(f"{shown}:{entry.filename}", entry.file_size, fingerprint, opener)
 
 
-def check_archive(shown: str, entries: Sequence[zipfile.ZipInfo]) -> None:
-    """Refuse archives with escaping entries, encrypted entries, or bomb-like sizes."""
-    if len(entries) > MAX_ENTRIES:
-        raise UnsafeArchive(f"refusing {shown}: it holds {len(entries):,} entries")
+def check_archive(
+    shown: str, entries: Sequence[zipfile.ZipInfo], limits: ArchiveLimits = DEFAULT_LIMITS
+) -> None:
+    """Refuse archives with escaping or encrypted entries, too many of them, or bomb-like sizes."""
+    if len(entries) > limits.max_entries:
+        raise UnsafeArchive(
+            f"refusing {shown}: it holds {len(entries):,} entries, more than the "
+            f"{limits.max_entries:,} allowed (WRAPPED_IMPORT_MAX_ARCHIVE_ENTRIES)"
+        )
     for entry in entries:
         if escapes(entry.filename):
             raise UnsafeArchive(
@@ -136,9 +163,7 @@ def check_archive(shown: str, entries: Sequence[zipfile.ZipInfo]) -> None:
                 hint="Spotify's exports are not encrypted; download the export again.",
             )
         _check_inflation(shown, entry)
-    total = sum(e.file_size for e in entries)
-    if total > MAX_TOTAL_BYTES:
-        raise UnsafeArchive(f"refusing {shown}: it would unpack to {total / (1 << 30):,.1f} GiB")
+    _check_total(shown, entries, limits)
 
 
 def _check_inflation(shown: str, entry: zipfile.ZipInfo) -> None:
@@ -149,6 +174,21 @@ def _check_inflation(shown: str, entry: zipfile.ZipInfo) -> None:
         raise UnsafeArchive(
             f"refusing {shown}: the entry {entry.filename!r} would inflate {ratio:,.0f}× "
             f"to {entry.file_size:,} bytes, like a decompression bomb"
+        )
+
+
+def _check_total(shown: str, entries: Sequence[zipfile.ZipInfo], limits: ArchiveLimits) -> None:
+    total = sum(e.file_size for e in entries)
+    if total > limits.max_bytes:
+        raise UnsafeArchive(
+            f"refusing {shown}: it would unpack to {total / (1 << 30):,.1f} GiB, more than the "
+            f"{limits.max_bytes / (1 << 30):,.1f} GiB allowed (WRAPPED_IMPORT_MAX_ARCHIVE_BYTES)"
+        )
+    packed = sum(e.compress_size for e in entries)
+    if total >= _RATIO_CHECK_FROM and total > MAX_RATIO * max(packed, 1):
+        raise UnsafeArchive(
+            f"refusing {shown}: its {len(entries):,} entries would inflate "
+            f"{total / max(packed, 1):,.0f}× to {total:,} bytes, like a decompression bomb"
         )
 
 

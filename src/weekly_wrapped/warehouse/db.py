@@ -26,6 +26,7 @@ from weekly_wrapped.errors import (
     WarehouseError,
     WarehouseUnavailable,
 )
+from weekly_wrapped.private_files import private_file
 
 BUSY_TIMEOUT_S = 10.0
 """How long a SQLite command waits for another one's write by default."""
@@ -36,14 +37,14 @@ class WarehouseBusy(TransientError):
 
 
 def connect(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) -> Engine:
-    """An engine for `url`, with SQLite in WAL mode and its parent folder created."""
+    """An engine for `url`; a SQLite file is created private to the user (0600), in WAL mode."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise ConfigError(f"WRAPPED_DATABASE_URL is not a database URL: {url!r}") from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            private_file(Path(parsed.database))  # SQLite gives its -wal and -shm files its mode
         return _sqlite_engine(url, round(busy_timeout_s * 1000), **kwargs)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
         parsed = parsed.set(drivername="postgresql+psycopg")

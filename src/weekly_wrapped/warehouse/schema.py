@@ -315,7 +315,27 @@ quarantine = Table(
     Column("reason", Text, nullable=False),
     Column("user_key", Integer),
     Column("event_id", String(64)),
+    # The raw row, cut to its first 64 KiB when longer; its whole size (UTF-8) and hash.
     Column("payload", Text, nullable=False),
+    Column("payload_bytes", BigInteger, nullable=False),
+    Column("payload_sha256", String(64), nullable=False),
+)
+# A bad row quarantined again (the same files imported twice, a topic replayed) is kept once:
+# one row per stage, user and raw row, and per stage and raw row where the user is unknown.
+Index(
+    "uq_quarantine_row",
+    quarantine.c.stage,
+    quarantine.c.user_key,
+    quarantine.c.payload_sha256,
+    unique=True,
+)
+Index(
+    "uq_quarantine_row_without_user",
+    quarantine.c.stage,
+    quarantine.c.payload_sha256,
+    unique=True,
+    sqlite_where=quarantine.c.user_key.is_(None),
+    postgresql_where=quarantine.c.user_key.is_(None),
 )
 
 __all__ = [

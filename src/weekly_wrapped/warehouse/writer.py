@@ -11,12 +11,14 @@ Plays that another source also reported move between `fact_play` and
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, delete, insert
+from sqlalchemy import Connection, Date, DateTime, Table, delete
+from sqlalchemy.dialects import postgresql, sqlite
 
 from weekly_wrapped.processing.transform import PlayRow, Rejected, Rows
 from weekly_wrapped.warehouse.schema import (
@@ -119,25 +121,39 @@ def delete_plays(conn: Connection, table: Table, play_ids: Sequence[str]) -> int
     return removed
 
 
+QUARANTINE_PAYLOAD_BYTES = 64 << 10
+"""A raw row longer than this is kept cut to it, with its whole size and hash."""
+
+
 def write_quarantine(conn: Connection, rejected: Sequence[Rejected], *, stage: str) -> None:
-    """Keep bad messages with their reason; nothing is dropped silently."""
+    """Keep bad messages with their reason, once each however often they come; none is lost."""
     if not rejected:
         return
     now = datetime.now(UTC)
-    conn.execute(
-        insert(quarantine),
-        [
-            {
-                "received_at": now,
-                "stage": stage,
-                "reason": r.reason,
-                "user_key": r.user_key,
-                "event_id": r.event_id,
-                "payload": r.payload,
-            }
-            for r in rejected
-        ],
-    )
+    rows = [
+        {
+            "received_at": now,
+            "stage": stage,
+            "reason": r.reason,
+            "user_key": r.user_key,
+            "event_id": r.event_id,
+            **_kept_payload(r.payload),
+        }
+        for r in rejected
+    ]
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(quarantine).on_conflict_do_nothing(), rows)
+
+
+def _kept_payload(payload: str) -> dict[str, Any]:
+    """The payload as stored: its first 64 KiB (whole characters), whole size and hash."""
+    raw = payload.encode("utf-8", errors="surrogatepass")
+    kept = raw[:QUARANTINE_PAYLOAD_BYTES].decode("utf-8", errors="ignore")
+    return {
+        "payload": kept,
+        "payload_bytes": len(raw),
+        "payload_sha256": hashlib.sha256(raw).hexdigest(),
+    }
 
 
 def _values_of(rows: Rows, table: Table) -> list[tuple[Any, ...]]:

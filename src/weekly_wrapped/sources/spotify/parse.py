@@ -31,6 +31,7 @@ from weekly_wrapped.processing.transform import (
     TrackRow,
     genres_json,
 )
+from weekly_wrapped.sources.names import visible_name
 
 Json = dict[str, Any]
 
@@ -66,20 +67,20 @@ def first_image(thing: Json) -> str | None:
 def artist_refs(values: Any) -> list[ArtistRef]:
     artists = values if isinstance(values, list) else []
     return [
-        ArtistRef(id=text(a.get("id")), name=name)
+        ArtistRef(id=text(a.get("id")), name=artist)
         for a in map(mapping, artists)
-        if (name := text(a.get("name")))
+        if (artist := visible_name(a.get("name")))
     ]
 
 
 def album_ref(value: Any) -> AlbumRef | None:
     album = mapping(value)
-    name = text(album.get("name"))
-    if name is None:
+    title = visible_name(album.get("name"))
+    if title is None:
         return None
     return AlbumRef(
         id=text(album.get("id")),
-        name=name,
+        name=title,
         release_date=text(album.get("release_date")),
         image_url=first_image(album),
     )
@@ -88,16 +89,17 @@ def album_ref(value: Any) -> AlbumRef | None:
 def track_ref(value: Any) -> TrackRef:
     """A TrackObject as our `TrackRef`; raises `Unusable` without a name or an artist."""
     track = mapping(value)
-    name = text(track.get("name"))
+    title = visible_name(track.get("name"))
     artists = artist_refs(track.get("artists"))
-    if name is None:
+    if title is None:
         raise Unusable("the track has no name")
     if not artists:
-        raise Unusable(f"track {name!r} has no named artist")
+        raise Unusable(f"track {title!r} has no named artist")
+    uri = text(track.get("uri"))
     return TrackRef(
         id=text(track.get("id")),
-        uri=text(track.get("uri")),
-        name=name,
+        uri=uri if identity.spotify_id_from_uri(uri) else None,
+        name=title,
         duration_ms=whole(track.get("duration_ms")),
         explicit=flag(track.get("explicit")),
         isrc=text(mapping(track.get("external_ids")).get("isrc")),
@@ -183,25 +185,25 @@ class CatalogTrack:
 def artist_row(value: Any) -> ArtistRow | None:
     """An ArtistObject (full or simplified) as a row; None without an id and a name."""
     artist = mapping(value)
-    spotify_id, name = text(artist.get("id")), text(artist.get("name"))
-    if spotify_id is None or name is None:
+    spotify_id, called = text(artist.get("id")), visible_name(artist.get("name"))
+    if spotify_id is None or called is None:
         return None
     genres = artist.get("genres")
-    kept = [g for g in genres if isinstance(g, str)] if isinstance(genres, list) else None
-    return ArtistRow(spotify_id, spotify_id, name, genres_json(kept), first_image(artist))
+    kept = [g for g in map(visible_name, genres) if g] if isinstance(genres, list) else None
+    return ArtistRow(spotify_id, spotify_id, called, genres_json(kept), first_image(artist))
 
 
 def album_row(value: Any, primary_artist: str) -> AlbumRow | None:
     """An AlbumObject (full or simplified) as a row; an album without an id gets an n: key."""
     album = mapping(value)
-    name = text(album.get("name"))
-    if name is None:
+    title = visible_name(album.get("name"))
+    if title is None:
         return None
     spotify_id = text(album.get("id"))
     return AlbumRow(
-        identity.album_key(spotify_id, primary_artist, name),
+        identity.album_key(spotify_id, primary_artist, title),
         spotify_id,
-        name,
+        title,
         _release_date(album.get("release_date")),
         text(album.get("album_type")),
         first_image(album),
@@ -225,16 +227,16 @@ def _release_date(value: Any) -> str | None:
 def catalog_track(value: Any) -> CatalogTrack | None:
     """A TrackObject as rows; None unless it has an id, a name and an artist with an id."""
     track = mapping(value)
-    spotify_id, name = text(track.get("id")), text(track.get("name"))
+    spotify_id, title = text(track.get("id")), visible_name(track.get("name"))
     artists = [row for a in _list(track.get("artists")) if (row := artist_row(a)) is not None]
-    if spotify_id is None or name is None or not artists:
+    if spotify_id is None or title is None or not artists:
         return None
     album = album_row(track.get("album"), artists[0].name)
     track_row = TrackRow(
         spotify_id,
         spotify_id,
-        identity.song_key(artists[0].name, name),
-        name,
+        identity.song_key(artists[0].name, title),
+        title,
         "track",
         whole(track.get("duration_ms")),
         flag(track.get("explicit")),
