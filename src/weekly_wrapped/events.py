@@ -120,7 +120,10 @@ class PlayEvent(_Part):
     @field_validator("played_at")
     @classmethod
     def _to_utc(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC)
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+            raise ValueError(f"{value.isoformat()} is outside the calendar in UTC") from None
 
     @model_validator(mode="after")
     def _has_performer(self) -> PlayEvent:

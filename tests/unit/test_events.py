@@ -89,3 +89,17 @@ def test_schema_command_output_is_the_published_schema(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["schema"])
     assert result.exit_code == 0
     assert json.loads(result.output) == published_schema()
+
+
+def test_a_time_that_leaves_the_calendar_in_utc_is_an_invalid_event() -> None:
+    raw = {
+        "schema": "play.v1",
+        "event_id": "0" * 32,
+        "user_id": 1,
+        "played_at": "0001-01-01T00:00:00+14:00",
+        "ms_played": 1000,
+        "source": "manual",
+        "track": {"name": "Harbour Lights", "artists": [{"name": "Nova Lane"}]},
+    }
+    with pytest.raises(InvalidEvent, match="outside the calendar"):
+        parse_event(raw)
