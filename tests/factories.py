@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import Engine, Table, select
 
 from weekly_wrapped import identity
 from weekly_wrapped.events import AlbumRef, ArtistRef, Extras, PlayEvent, ShowRef, TrackRef
@@ -65,3 +68,49 @@ def episode(
         kind="episode",
         track=TrackRef(name=title, show=ShowRef(name=show)),
     )
+
+
+def extended_row(
+    ts: str,
+    ms_played: int = 200_000,
+    *,
+    title: str = "Harbour Lights",
+    artist: str = "Nova Lane",
+    album: str = "Tidal",
+    uri: str | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A row of Spotify's extended streaming history, every field as the export writes it."""
+    return {
+        "ts": ts,
+        "platform": "osx",
+        "ms_played": ms_played,
+        "conn_country": "DE",
+        "master_metadata_track_name": title,
+        "master_metadata_album_artist_name": artist,
+        "master_metadata_album_album_name": album,
+        "spotify_track_uri": uri,
+        "episode_name": None,
+        "episode_show_name": None,
+        "spotify_episode_uri": None,
+        "reason_start": "trackdone",
+        "reason_end": "trackdone",
+        "shuffle": False,
+        "skipped": False,
+        "offline": False,
+        "incognito_mode": False,
+    } | fields
+
+
+def snapshot(engine: Engine, tables: Iterable[Table]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of `tables`, comparable across runs and backends (times in UTC)."""
+    from weekly_wrapped.warehouse.queries import as_utc
+
+    with engine.connect() as conn:
+        return {
+            table.name: sorted(
+                tuple(as_utc(v) if isinstance(v, datetime) else v for v in row)
+                for row in conn.execute(select(table))
+            )
+            for table in tables
+        }

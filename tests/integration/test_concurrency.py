@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.cli import WRAPPED, run_wrapped, warehouse_env
-from tests.factories import play
+from tests.factories import extended_row, play
+from tests.factories import snapshot as rows_of
 from weekly_wrapped.imports import ImportSummary, _Loader, import_export
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.warehouse import import_jobs, users
-from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import (
     dim_track,
     fact_play,
@@ -47,25 +47,14 @@ def history(rows: int) -> list[dict[str, Any]]:
     for i in range(rows):
         at += timedelta(seconds=200 + i * 7 % 300)
         found.append(
-            {
-                "ts": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "platform": "osx",
-                "ms_played": 30_000 + i * 37 % 200_000,
-                "conn_country": "SE",
-                "master_metadata_track_name": f"Song {i % 5000}",
-                "master_metadata_album_artist_name": f"Band {i % 700}",
-                "master_metadata_album_album_name": f"Album {i % 900}",
-                "spotify_track_uri": None,
-                "episode_name": None,
-                "episode_show_name": None,
-                "spotify_episode_uri": None,
-                "reason_start": "trackdone",
-                "reason_end": "trackdone",
-                "shuffle": False,
-                "skipped": False,
-                "offline": False,
-                "incognito_mode": False,
-            }
+            extended_row(
+                at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                30_000 + i * 37 % 200_000,
+                title=f"Song {i % 5000}",
+                artist=f"Band {i % 700}",
+                album=f"Album {i % 900}",
+                conn_country="SE",
+            )
         )
     return found
 
@@ -129,14 +118,7 @@ def one_line(stderr: str) -> str:
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(
-                tuple(as_utc(v) if isinstance(v, datetime) else v for v in row)
-                for row in conn.execute(select(table))
-            )
-            for table in (dim_track, fact_play, fact_play_merged)
-        }
+    return rows_of(engine, (dim_track, fact_play, fact_play_merged))
 
 
 def job_totals(engine: Engine) -> list[tuple[Any, ...]]:

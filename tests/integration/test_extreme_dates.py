@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select, update
 
 from tests.cli import run_wrapped, warehouse_env
 from tests.conftest import BACKENDS
+from tests.factories import extended_row as export_row
 from tests.factories import play
 from weekly_wrapped.imports import REFUSED, import_export
 from weekly_wrapped.insights.stats import first_listening_day, range_stats, weekly_stats
@@ -53,25 +54,7 @@ def add_user(engine: Engine, timezone: str = "Europe/Berlin") -> int:
 
 def extended_row(ts: str, ms_played: int, title: str = "Harbour Lights") -> dict[str, Any]:
     """A row of Spotify's extended streaming history."""
-    return {
-        "ts": ts,
-        "platform": "osx",
-        "ms_played": ms_played,
-        "conn_country": "DE",
-        "master_metadata_track_name": title,
-        "master_metadata_album_artist_name": "Nova Lane",
-        "master_metadata_album_album_name": "Tidal",
-        "spotify_track_uri": None,
-        "episode_name": None,
-        "episode_show_name": None,
-        "spotify_episode_uri": None,
-        "reason_start": "trackdone",
-        "reason_end": "trackdone",
-        "shuffle": False,
-        "skipped": False,
-        "offline": False,
-        "incognito_mode": False,
-    }
+    return export_row(ts, ms_played, title=title)
 
 
 def stamp(at: datetime, offset: str = "Z") -> str:

@@ -21,13 +21,14 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests.factories import play
+from tests.factories import snapshot as rows_of
 from weekly_wrapped import identity
 from weekly_wrapped.imports import ImportSummary, _Loader, import_export
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.sources.export import NULL_METADATA
 from weekly_wrapped.sources.export_files import UnsafeArchive
 from weekly_wrapped.warehouse import users
-from weekly_wrapped.warehouse.queries import YearTotals, as_utc
+from weekly_wrapped.warehouse.queries import YearTotals
 from weekly_wrapped.warehouse.schema import (
     bridge_track_artist,
     dim_album,
@@ -65,14 +66,7 @@ def add_user(engine: Engine, timezone: str = BERLIN) -> int:
 
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(
-                tuple(as_utc(v) if isinstance(v, datetime) else v for v in row)
-                for row in conn.execute(select(table))
-            )
-            for table in WAREHOUSE
-        }
+    return rows_of(engine, WAREHOUSE)
 
 
 def count(engine: Engine, table: Any, *where: Any) -> int:

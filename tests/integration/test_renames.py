@@ -24,11 +24,11 @@ from sqlalchemy import Engine, MetaData, column, func, select, text
 from sqlalchemy.pool import NullPool
 
 from tests.cli import run_wrapped, warehouse_env
+from tests.factories import snapshot
 from weekly_wrapped.imports import import_export
 from weekly_wrapped.insights.models import ListeningStats
 from weekly_wrapped.insights.stats import weekly_stats
 from weekly_wrapped.warehouse import db, users
-from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import dim_spelling, fact_play, fact_play_merged
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -76,14 +76,7 @@ def week(engine: Engine, user_key: int, monday: date) -> ListeningStats:
 
 
 def facts(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(
-                tuple(as_utc(v) if hasattr(v, "tzinfo") else v for v in row)
-                for row in conn.execute(select(table))
-            )
-            for table in (fact_play, fact_play_merged, dim_spelling)
-        }
+    return snapshot(engine, (fact_play, fact_play_merged, dim_spelling))
 
 
 def test_plays_are_named_as_they_were_played(engine: Engine) -> None:

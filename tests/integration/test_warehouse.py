@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
 from tests.factories import episode, play
+from tests.factories import snapshot as rows_of
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.events import AlbumRef, PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
@@ -47,14 +48,7 @@ def add_user(engine: Engine, timezone: str = "Europe/Berlin") -> int:
 
 def snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     """Every warehouse row, comparable across runs and backends."""
-    with engine.connect() as conn:
-        return {
-            table.name: sorted(
-                tuple(as_utc(v) if isinstance(v, datetime) else v for v in row)
-                for row in conn.execute(select(table))
-            )
-            for table in WAREHOUSE
-        }
+    return rows_of(engine, WAREHOUSE)
 
 
 def count(engine: Engine, table: Any) -> int:

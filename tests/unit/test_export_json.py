@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.factories import extended_row
 from weekly_wrapped.sources.json_array import BrokenJson, JsonArrayReader, NotAnArray
 
 TRICKY = [
@@ -181,26 +182,15 @@ def export_file(size: int) -> bytes:
     rows = []
     for i in range(size // 640 + 1):
         rows.append(
-            {
-                "ts": f"2023-01-{1 + i % 28:02d}T12:{i % 60:02d}:00Z",
-                "platform": "android",
-                "ms_played": 1000 * i,
-                "conn_country": "SE",
-                "master_metadata_track_name": f"Harbour Lights {i}",
-                "master_metadata_album_artist_name": "Nova Lane",
-                "master_metadata_album_album_name": "Tidal",
-                "spotify_track_uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC",
-                "episode_name": None,
-                "episode_show_name": None,
-                "spotify_episode_uri": None,
-                "reason_start": "trackdone",
-                "reason_end": "trackdone",
-                "shuffle": False,
-                "skipped": False,
-                "offline": False,
-                "offline_timestamp": None,
-                "incognito_mode": False,
-            }
+            extended_row(
+                f"2023-01-{1 + i % 28:02d}T12:{i % 60:02d}:00Z",
+                1000 * i,
+                title=f"Harbour Lights {i}",
+                uri="spotify:track:4uLU6hMCjMI75M1A2tKUQC",
+                platform="android",
+                conn_country="SE",
+                offline_timestamp=None,
+            )
         )
     return orjson.dumps(rows, option=orjson.OPT_INDENT_2)
 
