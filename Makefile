@@ -24,7 +24,7 @@ lock:
 	$(BIN)/pip install --quiet 'pip-tools>=7.6,<8'
 	$(BIN)/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url \
 		--no-emit-find-links --output-file requirements.lock pyproject.toml
-	sed -i 's|^#    pip-compile .*|#    make lock|' requirements.lock
+	sed -i -e 's|^#    pip-compile .*|#    make lock|' -e '/^weekly-wrapped @ /,+1d' requirements.lock
 
 demo: install
 	@PATH="$(abspath $(BIN)):$$PATH" scripts/demo
