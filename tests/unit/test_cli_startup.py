@@ -1,0 +1,82 @@
+"""`wrapped --help` starts fast: help loads no database, HTTP, chart or template library."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.main import get_command
+
+from weekly_wrapped.cli import app
+
+HEAVY = (
+    "alembic",
+    "cryptography",
+    "jinja2",
+    "matplotlib",
+    "numpy",
+    "orjson",
+    "psycopg",
+    "requests",
+    "spotipy",
+    "sqlalchemy",
+)
+"""Libraries only some commands need, each costing a noticeable share of a second to import."""
+
+PROBE = """
+import json, sys
+from weekly_wrapped.cli import main
+
+paths, listing = json.loads(sys.argv[1]), sys.argv[2]
+for args in paths:
+    sys.argv = ["wrapped", *args, "--help"]
+    try:
+        main()
+    except SystemExit as exit:
+        assert exit.code in (0, None), (args, exit.code)
+with open(listing, "w") as found:
+    json.dump(sorted(sys.modules), found)
+"""
+"""Show the help of each command line given, as `wrapped` does, then list what got imported."""
+
+
+def command_paths() -> list[list[str]]:
+    """Every command and group of `wrapped`, as the words that name it."""
+
+    def walk(command: object, path: list[str]) -> list[list[str]]:
+        paths = [path]
+        for name, sub in getattr(command, "commands", {}).items():
+            paths += walk(sub, [*path, name])
+        return paths
+
+    return walk(get_command(app), [])
+
+
+def modules_after_help(paths: list[list[str]], tmp_path: Path) -> set[str]:
+    listing = tmp_path / "modules.json"
+    probe = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(paths), str(listing)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode == 0, probe.stderr
+    return set(json.loads(listing.read_text()))
+
+
+def heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
+    modules = modules_after_help([[]], tmp_path)
+    assert "typer" in modules
+    assert heavy(modules) == []
+
+
+def test_no_command_help_imports_a_heavy_library(tmp_path: Path) -> None:
+    paths = command_paths()
+    assert ["users", "list"] in paths and ["import"] in paths
+    assert heavy(modules_after_help(paths, tmp_path)) == []
