@@ -48,7 +48,7 @@ test: lint
 
 # Every benchmark at its issue's size; each prints ratios against a baseline of the same run.
 # The stats benchmark loads about 16M plays once (tens of minutes), so it has its own target.
-BENCHES ?= bench_write bench_import bench_email bench_poll bench_json_reader
+BENCHES ?= bench_write bench_import bench_email bench_poll bench_json_reader bench_cli
 bench: install
 	@already=$$(test -f .pg/url && echo yes); \
 	scripts/pg-start >/dev/null || exit 1; \

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
-from sqlalchemy import Engine
 
-from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import UnknownUser
-from weekly_wrapped.warehouse import db
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from weekly_wrapped.config import Settings
+
+# Commands import the warehouse, the sources and the settings inside their bodies, never
+# at the top: `wrapped --help` and every command would otherwise pay for all of them.
 
 app = typer.Typer(
     help="Weekly Wrapped: your Spotify listening, recapped every week.",
@@ -84,8 +89,17 @@ UserOption = Annotated[
 ]
 
 
+def get_settings() -> Settings:
+    """The settings, read once: imported on first use, so `--help` never builds the model."""
+    from weekly_wrapped import config
+
+    return config.get_settings()
+
+
 def open_engine(settings: Settings, *, check: bool = True) -> Engine:
     """The warehouse engine; with `check`, a clear error if it is missing or outdated."""
+    from weekly_wrapped.warehouse import db
+
     engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
     if check:
         db.require_current(engine)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,11 +22,11 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from weekly_wrapped import imports
-from weekly_wrapped.cli.app import UserOption, app, err, open_engine, out
-from weekly_wrapped.config import get_settings
-from weekly_wrapped.sources.export_files import ArchiveLimits, ExportFile
-from weekly_wrapped.sources.json_array import BrokenJson
+from weekly_wrapped.cli.app import UserOption, app, err, get_settings, open_engine, out
+
+if TYPE_CHECKING:
+    from weekly_wrapped.imports import ImportSummary
+    from weekly_wrapped.sources.export_files import ExportFile
 
 PathsArgument = Annotated[
     list[Path],
@@ -40,6 +40,10 @@ PathsArgument = Annotated[
 @app.command("import")
 def import_export(paths: PathsArgument, user: UserOption) -> None:
     """Import your Spotify privacy export: every play once, however often you run it."""
+    from weekly_wrapped import imports
+    from weekly_wrapped.sources.export_files import ArchiveLimits
+    from weekly_wrapped.sources.json_array import BrokenJson
+
     settings = get_settings()
     engine = open_engine(settings)
     try:
@@ -124,7 +128,7 @@ class ImportBar:
         self._progress.update(self._task, advance=bytes_read, rows=task.fields["rows"] + rows)
 
 
-def print_summary(summary: imports.ImportSummary, console: Console) -> None:
+def print_summary(summary: ImportSummary, console: Console) -> None:
     """Files, rows read, plays added, duplicates, skipped rows, date range, years."""
     again = " (finishing an interrupted import)" if summary.resumed else ""
     console.print(
@@ -145,7 +149,7 @@ def print_summary(summary: imports.ImportSummary, console: Console) -> None:
         console.print(f"[yellow]Skipped, not read:[/] {escape(unread)}", soft_wrap=True)
 
 
-def _counts(summary: imports.ImportSummary) -> Table:
+def _counts(summary: ImportSummary) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(justify="left")
     table.add_column(justify="right")
@@ -163,7 +167,7 @@ def _counts(summary: imports.ImportSummary) -> Table:
     return table
 
 
-def _years(summary: imports.ImportSummary) -> Table:
+def _years(summary: ImportSummary) -> Table:
     table = Table(
         "year", "plays", "minutes", "podcast minutes", "top artist", title="Music by year"
     )

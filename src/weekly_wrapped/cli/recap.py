@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console, Group, RenderableType
@@ -14,23 +14,25 @@ from rich.panel import Panel
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
 
 from weekly_wrapped.cli.app import (
     SafeConsole,
     UserOption,
     app,
     err,
+    get_settings,
     json_for_terminal,
     open_engine,
     out,
 )
-from weekly_wrapped.config import get_settings
 from weekly_wrapped.insights import story as fmt
-from weekly_wrapped.insights.models import ListeningStats, Story
-from weekly_wrapped.insights.recap import Recap, build_recap, html_path, write_html
-from weekly_wrapped.insights.writers import writer_for
 from weekly_wrapped.weeks import parse_week
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from weekly_wrapped.insights.models import ListeningStats, Story
+    from weekly_wrapped.insights.recap import Recap
 
 RecapFormat = Literal["text", "json", "html"]
 _EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -64,6 +66,9 @@ def recap(
     ] = False,
 ) -> None:
     """Build one week's recap (numbers, story, picks from your history), store it, show it."""
+    from weekly_wrapped.insights.recap import build_recap
+    from weekly_wrapped.insights.writers import writer_for
+
     settings = get_settings()
     week_start = parse_week(week) if week else None
     engine = open_engine(settings)
@@ -87,6 +92,8 @@ def _send(engine: Engine, built: Recap, resend: bool) -> None:
 
 
 def _show(built: Recap, format: RecapFormat, output: Path | None) -> None:
+    from weekly_wrapped.insights.recap import html_path, write_html
+
     settings = get_settings()
     if format == "html":
         print(write_html(built, output or html_path(settings.data_dir, built)))

@@ -9,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from weekly_wrapped.cli.app import app, err, open_engine, out
-from weekly_wrapped.config import get_settings
+from weekly_wrapped.cli.app import app, err, get_settings, open_engine, out
 from weekly_wrapped.weeks import last_complete_week, parse_week, week_label
 
 _STYLE = {"sent": "green", "skipped": "yellow", "failed": "red"}
@@ -32,7 +31,6 @@ def send(
     user's failure never stops the others; the command then exits with status 1 and
     names whose email failed.
     """
-    # Imported here: the charts load matplotlib, which other commands do not need.
     from weekly_wrapped.delivery.service import UserResult, send_week
 
     settings = get_settings()

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import Engine
 
-from weekly_wrapped.cli.app import app, err, open_engine, out, user_id
-from weekly_wrapped.config import Settings, get_settings
+from weekly_wrapped.cli.app import app, err, get_settings, open_engine, out, user_id
 from weekly_wrapped.errors import UnknownUser
-from weekly_wrapped.sources.spotify.enrich import EnrichReport, enrich
-from weekly_wrapped.sources.spotify.login import login as run_login
-from weekly_wrapped.sources.spotify.oauth import redirect_target
-from weekly_wrapped.sources.spotify.poller import PollOutcome, PollReport
-from weekly_wrapped.sources.spotify.poller import poll as run_poll
-from weekly_wrapped.warehouse import users
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from weekly_wrapped.config import Settings
+    from weekly_wrapped.sources.spotify.enrich import EnrichReport
+    from weekly_wrapped.sources.spotify.poller import PollOutcome, PollReport
 
 OptionalUser = Annotated[
     int | None,
@@ -66,6 +65,9 @@ def login(
     ] = 300,
 ) -> None:
     """Connect a Spotify account: authorize in a browser, then keep the tokens, encrypted."""
+    from weekly_wrapped.sources.spotify.login import login as run_login
+    from weekly_wrapped.sources.spotify.oauth import redirect_target
+
     settings = get_settings()
     _logging(settings)
     engine = open_engine(settings)
@@ -108,6 +110,8 @@ def poll(user: OptionalUser = None) -> None:
     One user's failure never stops the others; the command then exits with status 75
     and names whose poll failed.
     """
+    from weekly_wrapped.sources.spotify.poller import poll as run_poll
+
     settings = get_settings()
     _logging(settings)
     engine = open_engine(settings)
@@ -133,6 +137,8 @@ def poll(user: OptionalUser = None) -> None:
 
 def _named(engine: Engine, user_keys: list[int]) -> str:
     """``user 3 (Ada), user 7 (Bo)``."""
+    from weekly_wrapped.warehouse import users
+
     with engine.connect() as conn:
         names = {u.user_key: u.display_name for u in users.list_users(conn)}
     return ", ".join(f"user {key} ({names.get(key, '?')})" for key in user_keys)
@@ -187,6 +193,8 @@ def enrich_command(
     A user whose Spotify connection fails is named, and another connected user's is
     used; the command then exits with status 1.
     """
+    from weekly_wrapped.sources.spotify.enrich import enrich
+
     settings = get_settings()
     _logging(settings)
     engine = open_engine(settings)

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from weekly_wrapped.cli.app import UserOption, app, json_for_terminal, open_engine, out
-from weekly_wrapped.config import get_settings
-from weekly_wrapped.insights.models import Entry, ListeningStats
-from weekly_wrapped.insights.stats import InvalidPeriod, first_listening_day, range_stats
-from weekly_wrapped.warehouse import users
+from weekly_wrapped.cli.app import (
+    UserOption,
+    app,
+    get_settings,
+    json_for_terminal,
+    open_engine,
+    out,
+)
 from weekly_wrapped.weeks import parse_day
+
+if TYPE_CHECKING:
+    from weekly_wrapped.insights.models import Entry, ListeningStats
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -47,6 +53,9 @@ def stats(
     ] = False,
 ) -> None:
     """Stats over any range of days (a month, a year, all time), defined as the weekly ones."""
+    from weekly_wrapped.insights.stats import InvalidPeriod, first_listening_day, range_stats
+    from weekly_wrapped.warehouse import users
+
     asked_first = parse_day(from_day, "--from") if from_day else None
     asked_last = parse_day(to_day, "--to") if to_day else None
     engine = open_engine(get_settings())

@@ -11,12 +11,15 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from weekly_wrapped import pipeline
-from weekly_wrapped.cli.app import UserOption, app, err, json_for_terminal, open_engine, out
-from weekly_wrapped.config import get_settings
-from weekly_wrapped.events import json_schema
-from weekly_wrapped.insights.stats import weekly_stats
-from weekly_wrapped.warehouse import db, users
+from weekly_wrapped.cli.app import (
+    UserOption,
+    app,
+    err,
+    get_settings,
+    json_for_terminal,
+    open_engine,
+    out,
+)
 from weekly_wrapped.weeks import last_complete_week, parse_week, week_label
 
 users_app = typer.Typer(help="Add and list the people whose listening is recapped.")
@@ -28,6 +31,8 @@ Format = Literal["table", "json"]
 @app.command()
 def init() -> None:
     """Create the warehouse, or upgrade it to the newest schema."""
+    from weekly_wrapped.warehouse import db
+
     settings = get_settings()
     engine = open_engine(settings, check=False)
     revision = db.upgrade(engine)
@@ -43,6 +48,8 @@ def users_add(
     weekly_email: Annotated[bool, typer.Option(help="Send the weekly email.")] = True,
 ) -> None:
     """Add a user and print their new id."""
+    from weekly_wrapped.warehouse import users
+
     engine = open_engine(get_settings())
     with engine.begin() as conn:
         user_key = users.add_user(
@@ -64,6 +71,8 @@ def users_update(
     ] = None,
 ) -> None:
     """Change a user's name, email, timezone or weekly-email choice."""
+    from weekly_wrapped.warehouse import users
+
     engine = open_engine(get_settings())
     with engine.begin() as conn:
         person = users.update_user(
@@ -77,6 +86,8 @@ def users_list(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """List users."""
+    from weekly_wrapped.warehouse import users
+
     engine = open_engine(get_settings())
     with engine.connect() as conn:
         people = users.list_users(conn)
@@ -112,6 +123,8 @@ def generate(
     ] = "manual",
 ) -> None:
     """Make realistic synthetic listening for a user and load it through the pipeline."""
+    from weekly_wrapped import pipeline
+
     settings = get_settings()
     engine = open_engine(settings)
     result = pipeline.generate(
@@ -132,6 +145,9 @@ def summary(
     ] = None,
 ) -> None:
     """A short summary of one week's listening."""
+    from weekly_wrapped.insights.stats import weekly_stats
+    from weekly_wrapped.warehouse import users
+
     engine = open_engine(get_settings())
     with engine.connect() as conn:
         person = users.get_user(conn, user)
@@ -159,4 +175,6 @@ def summary(
 @app.command()
 def schema() -> None:
     """Print the PlayEvent v1 JSON Schema that every producer must follow."""
+    from weekly_wrapped.events import json_schema
+
     print(json.dumps(json_schema(), indent=2, sort_keys=True))

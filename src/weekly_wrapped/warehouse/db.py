@@ -10,13 +10,9 @@ from __future__ import annotations
 import sqlite3
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, ExceptionContext, create_engine, event
+from sqlalchemy import Engine, ExceptionContext, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
@@ -27,6 +23,9 @@ from weekly_wrapped.errors import (
     WarehouseUnavailable,
 )
 from weekly_wrapped.private_files import private_file
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 BUSY_TIMEOUT_S = 10.0
 """How long a SQLite command waits for another one's write by default."""
@@ -88,6 +87,9 @@ def _busy_is_transient(context: ExceptionContext) -> None:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    # Alembic is imported only to migrate: it takes longer to load than SQLAlchemy itself.
+    from alembic.config import Config
+
     config = Config()
     location = resources.files("weekly_wrapped").joinpath("warehouse/migrations")
     config.set_main_option("script_location", str(location))
@@ -97,6 +99,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> str:
     """Create or upgrade the warehouse to the newest schema; return the revision."""
+    from alembic import command
+
     try:
         command.upgrade(_alembic_config(engine), "head")
     except OperationalError as exc:
@@ -105,16 +109,27 @@ def upgrade(engine: Engine) -> str:
 
 
 def head_revision(engine: Engine) -> str:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_alembic_config(engine))
     head = script.get_current_head()
     assert head is not None  # noqa: S101 - the package ships its migrations
     return head
 
 
+def shipped_revision() -> str:
+    """The newest migration's revision, read from its file name (`0009_….py`), without Alembic."""
+    versions = resources.files("weekly_wrapped").joinpath("warehouse/migrations/versions")
+    return max(file.name[:4] for file in versions.iterdir() if file.name[:4].isdigit())
+
+
 def current_revision(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            if not inspect(conn).has_table("alembic_version"):
+                return None
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return None if revision is None else str(revision)
     except OperationalError as exc:
         raise WarehouseUnavailable(f"cannot reach the database: {exc.orig}") from None
 
@@ -124,5 +139,5 @@ def require_current(engine: Engine) -> None:
     current = current_revision(engine)
     if current is None:
         raise WarehouseError(f"the warehouse at {engine.url!r} is not initialised")
-    if current != head_revision(engine):
+    if current != shipped_revision():
         raise WarehouseError(f"the warehouse is at revision {current}, the code expects newer")
