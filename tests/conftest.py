@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from weekly_wrapped import retry
 from weekly_wrapped.warehouse import db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +108,11 @@ def backend(request: pytest.FixtureRequest) -> str:
 def engine(backend: str, database_factory: Callable[[str], Engine]) -> Engine:
     """A fresh, migrated warehouse on each backend."""
     return database_factory(backend)
+
+
+@pytest.fixture(autouse=True)
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits the retry policy asked for, recorded instead of slept: no test sleeps on one."""
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "pause", waits.append)
+    return waits
