@@ -11,8 +11,9 @@ from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from sqlalchemy import Engine
 
-from weekly_wrapped.config import Settings
+from weekly_wrapped.config import Settings, get_settings
 from weekly_wrapped.errors import UnknownUser
+from weekly_wrapped.logs import setup_logging
 from weekly_wrapped.warehouse import db
 
 app = typer.Typer(
@@ -21,6 +22,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _start() -> None:
+    # Before every command: the settings are read (a bad one stops it before any work),
+    # and logging is set up once, from WRAPPED_LOG_LEVEL and WRAPPED_LOG_FORMAT.
+    settings = get_settings()
+    setup_logging(settings.log_level, settings.log_format)
+
 
 _STEERING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """C0 and C1 control characters and DEL: what a terminal obeys instead of showing.
