@@ -274,8 +274,9 @@ def test_a_recommended_track_already_in_history_is_removed(
     assert kept == ["Paper Orbit", "Honey Window", "Silver Rain"]
 
 
+@pytest.mark.parametrize("key_from", ["WRAPPED_SECRET_KEY", "the key file"])
 def test_with_a_spotify_token_only_real_tracks_are_kept_with_links(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, key_from: str
 ) -> None:
     with FakeSpotify() as spotify, FakeGemini() as gemini:
         real = spotify.catalog.track_list()[:2]
@@ -284,9 +285,12 @@ def test_with_a_spotify_token_only_real_tracks_are_kept_with_links(
                "why": "Close to your week."} for t in real),
             {"artist": "The Nobodies", "track": "Imaginary Anthem", "why": "Made up."},
         ]  # fmt: skip
+        key = {} if key_from == "WRAPPED_SECRET_KEY" else {"secret_key": None}
         settings = spotify_settings(spotify, engine, tmp_path, writer="gemini",
-                                    gemini_api_key=gemini.api_key, gemini_base_url=gemini.url)  # fmt: skip
+                                    gemini_api_key=gemini.api_key, gemini_base_url=gemini.url,
+                                    **key)  # fmt: skip
         user = connect_directly(engine, settings, spotify, "ada", datetime.now(UTC))
+        assert (tmp_path / "secret.key").exists() == (key_from == "the key file")
         listen(engine, user)
         built = build(engine, user, settings)
         searches = spotify.requests_to("/v1/search")
