@@ -119,6 +119,11 @@ def test_a_secret_key_that_is_not_a_fernet_key_stops_any_command_before_any_work
     assert not data.exists(), "nothing was done: no warehouse, no key file"
 
 
+def test_help_works_even_with_a_bad_setting(tmp_path: Path) -> None:
+    env = {"WRAPPED_DATA_DIR": str(tmp_path), "WRAPPED_SECRET_KEY": "my-secret-passphrase"}
+    assert "users list [OPTIONS]" in run(["users", "list", "--help"], env).stdout
+
+
 def sent_week(env: dict[str, str]) -> str:
     """A user with an address and two weeks of listening: the week `wrapped send` will send."""
     run(["init"], env)

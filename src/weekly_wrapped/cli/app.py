@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -25,9 +26,12 @@ app = typer.Typer(
 
 
 @app.callback()
-def _start() -> None:
+def _start(ctx: typer.Context) -> None:
     # Before every command: the settings are read (a bad one stops it before any work),
-    # and logging is set up once, from WRAPPED_LOG_LEVEL and WRAPPED_LOG_FORMAT.
+    # and logging is set up once, from WRAPPED_LOG_LEVEL and WRAPPED_LOG_FORMAT. Help
+    # and shell completion need neither, and work even with a bad setting.
+    if ctx.resilient_parsing or not set(ctx.help_option_names).isdisjoint(sys.argv[1:]):
+        return
     settings = get_settings()
     setup_logging(settings.log_level, settings.log_format)
 

@@ -16,7 +16,6 @@ A pacer keeps the whole app under WRAPPED_SPOTIFY_REQUESTS_PER_SECOND.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -39,8 +38,6 @@ from weekly_wrapped.sources.spotify.errors import (
     SpotifyRefused,
     SpotifyUnavailable,
 )
-
-log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Json = dict[str, Any]
