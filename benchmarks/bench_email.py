@@ -157,7 +157,9 @@ def run_text_only(engine: Engine, settings: Settings, users: list[int], key: byt
         message["To"] = person.email or ""
         view = recap_view(person.display_name, recap.stats, recap.story)
         text = recap_email.TEMPLATES.get_template("recap.txt")
-        message.set_content(text.render(view=view, unsubscribe="https://example.org/u"))
+        message.set_content(
+            text.render(view=view, unsubscribe=recap_email.Unsubscribe("https://example.org/u"))
+        )
         deliver(engine, settings, user, week, "text", message, transport=outbox)
 
     run.per_email_ms = each_user(users, send)

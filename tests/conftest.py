@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from weekly_wrapped import retry
 from weekly_wrapped.warehouse import db
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,3 +109,22 @@ def backend(request: pytest.FixtureRequest) -> str:
 def engine(backend: str, database_factory: Callable[[str], Engine]) -> Engine:
     """A fresh, migrated warehouse on each backend."""
     return database_factory(backend)
+
+
+@pytest.fixture(autouse=True)
+def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The waits the retry policy asked for, recorded instead of slept: no test sleeps on one."""
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "pause", waits.append)
+    return waits
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was() -> Iterator[None]:
+    """Undo the logging set-up of a command run in this process (`wrapped` sets it up once)."""
+    root, ours = logging.getLogger(), logging.getLogger("weekly_wrapped")
+    handlers, levels = list(root.handlers), (root.level, ours.level)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from weekly_wrapped.errors import ConfigError
+
+FERNET_KEY_HINT = (
+    'Make one with: python -c "from cryptography.fernet import Fernet; '
+    'print(Fernet.generate_key().decode())"'
+)
+
+
+NOT_A_FERNET_KEY = "is not a Fernet key (32 url-safe base64-encoded bytes)"
+
+
+class InvalidSecretKey(ConfigError):
+    """WRAPPED_SECRET_KEY (or the kept key file) is not a Fernet key."""
+
+    hint = FERNET_KEY_HINT
+
+
+def is_fernet_key(key: bytes | str) -> bool:
+    """Whether `key` is a Fernet key: 32 bytes, url-safe base64-encoded."""
+    text = key.decode("ascii", "replace") if isinstance(key, bytes) else key
+    try:
+        return len(base64.urlsafe_b64decode(text.strip().encode("ascii"))) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 class Settings(BaseSettings):
@@ -104,8 +129,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     """Key for encrypting tokens and signing links (Fernet). Default: `<data dir>/secret.key`."""
 
-    public_url: str = "http://127.0.0.1:8000"
-    """Base URL of the web service; links in emails (such as unsubscribe) start with it."""
+    public_url: str | None = None
+    """Where the web service answers, e.g. https://wrapped.example.org; unset: unsubscribe by mail."""
 
     smtp_host: str | None = None
     """SMTP server for WRAPPED_EMAIL=smtp, e.g. smtp.gmail.com."""
@@ -137,8 +162,11 @@ class Settings(BaseSettings):
     email_backoff_s: float = Field(default=2.0, ge=0, le=60)
     """Wait before the first retry of an email; it doubles on each retry, up to 60 s."""
 
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    """Logging level for the CLI and services."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    """Logging level for the CLI and services; INFO shows each retry and step, DEBUG libraries too."""
+
+    log_format: Literal["text", "json"] = "text"
+    """Log lines on stderr: text for people, or json (one object per line) for log collectors."""
 
     spotify_client_id: str | None = None
     """Client ID of your Spotify app (developer dashboard); needed to log in and poll."""
@@ -162,7 +190,7 @@ class Settings(BaseSettings):
     """Seconds to wait for one answer from Spotify before counting it as failed."""
 
     spotify_retries: int = Field(default=3, ge=0, le=10)
-    """Retries, with backoff, of a Spotify request that failed with a 5xx or a broken answer."""
+    """Retries of a Spotify request after a 5xx, a timeout, a broken answer or a short 429 wait."""
 
     spotify_max_in_flight: int = Field(default=8, ge=1, le=64)
     """Users polled at once; a slow or rate-limited user never holds up the others."""
@@ -172,6 +200,14 @@ class Settings(BaseSettings):
 
     spotify_enrich_budget: int = Field(default=200, ge=0, le=100_000)
     """Most Spotify requests one `wrapped enrich` run may make (`--limit` overrides)."""
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip():
+            if not is_fernet_key(value.get_secret_value()):
+                raise ValueError(NOT_A_FERNET_KEY)
+        return value
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -193,9 +229,13 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
+        errors = exc.errors()
+        if [err["loc"] for err in errors] == [("secret_key",)]:
+            raise InvalidSecretKey(f"WRAPPED_SECRET_KEY {NOT_A_FERNET_KEY}") from None
         problems = "; ".join(
-            f"WRAPPED_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
+            f"WRAPPED_{'_'.join(str(p) for p in err['loc']).upper()}: "
+            f"{err['msg'].removeprefix('Value error, ')}"
+            for err in errors
         )
         raise ConfigError(f"invalid settings: {problems}") from None
 

@@ -1,8 +1,10 @@
 """The error tree: one root, a subclass per stage, each marked transient or terminal.
 
 Long-running loops (the consumer, the poller, the mailer) decide whether to retry,
-dead-letter or give up from `transient`, never from scattered ``except`` clauses.
-The CLI turns any `WrappedError` into one line plus its `hint`.
+dead-letter or give up from `transient`, never from scattered ``except`` clauses;
+calls to outside services retry through `weekly_wrapped.retry`, which reads
+`transient` and `retry_after`. The CLI turns any `WrappedError` into one line plus
+its `hint`.
 """
 
 from __future__ import annotations
@@ -13,11 +15,17 @@ class WrappedError(Exception):
 
     transient: bool = False
     hint: str | None = None
+    retry_after: float | None = None
+    """Seconds the service asked us to wait before trying again (a Retry-After), if it said."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         if hint is not None:
             self.hint = hint
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class TransientError(WrappedError):

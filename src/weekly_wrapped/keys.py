@@ -1,34 +1,23 @@
 """The one secret key: encrypts Spotify tokens at rest and signs unsubscribe links.
 
-It is WRAPPED_SECRET_KEY when set (every host of one deployment must share it).
+It is WRAPPED_SECRET_KEY when set (every host of one deployment must share it); a
+value that is not a Fernet key fails when the settings load, before any work.
 Otherwise a key is made on first use and kept in `<data dir>/secret.key`, readable
 by its owner only, so the embedded mode needs no setup.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from weekly_wrapped.config import Settings
-from weekly_wrapped.errors import ConfigError
+from weekly_wrapped.config import NOT_A_FERNET_KEY, InvalidSecretKey, Settings, is_fernet_key
 from weekly_wrapped.private_files import private_folder
 
 KEY_FILE = "secret.key"
-HOW_TO_MAKE_ONE = (
-    'Make one with: python -c "from cryptography.fernet import Fernet; '
-    'print(Fernet.generate_key().decode())"'
-)
-
-
-class InvalidSecretKey(ConfigError):
-    """WRAPPED_SECRET_KEY (or the kept key file) is not a Fernet key."""
-
-    hint = HOW_TO_MAKE_ONE
+__all__ = ["KEY_FILE", "InvalidSecretKey", "fernet", "has_key", "secret_key"]
 
 
 def secret_key(settings: Settings) -> bytes:
@@ -45,13 +34,16 @@ def fernet(settings: Settings) -> Fernet:
     return Fernet(secret_key(settings))
 
 
+def has_key(settings: Settings) -> bool:
+    """Whether a key exists already: WRAPPED_SECRET_KEY, or the file under the data directory."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value().strip():
+        return True
+    return (settings.data_dir / KEY_FILE).is_file()
+
+
 def _checked(key: bytes, where: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(key)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != 32:
-        raise InvalidSecretKey(f"{where} is not a Fernet key (32 url-safe base64-encoded bytes)")
+    if not is_fernet_key(key):
+        raise InvalidSecretKey(f"{where} {NOT_A_FERNET_KEY}")
     return key
 
 

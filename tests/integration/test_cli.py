@@ -106,6 +106,58 @@ def test_a_bad_setting_names_its_variable(sqlite_env: dict[str, str]) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("args", [["init"], ["users", "list"], ["poll"]])
+def test_a_secret_key_that_is_not_a_fernet_key_stops_any_command_before_any_work(
+    tmp_path: Path, args: list[str]
+) -> None:
+    data = tmp_path / "data"
+    env = {"WRAPPED_DATA_DIR": str(data), "WRAPPED_SECRET_KEY": "my-secret-passphrase"}
+    result = run(args, env, ok=False)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "error: WRAPPED_SECRET_KEY is not a Fernet key (32 url-safe base64-encoded bytes)",
+        'hint: Make one with: python -c "from cryptography.fernet import Fernet; '
+        'print(Fernet.generate_key().decode())"',
+    ]
+    assert "my-secret-passphrase" not in result.stderr
+    assert not data.exists(), "nothing was done: no warehouse, no key file"
+
+
+def test_help_works_even_with_a_bad_setting(tmp_path: Path) -> None:
+    env = {"WRAPPED_DATA_DIR": str(tmp_path), "WRAPPED_SECRET_KEY": "my-secret-passphrase"}
+    assert "users list [OPTIONS]" in run(["users", "list", "--help"], env).stdout
+
+
+def sent_week(env: dict[str, str]) -> str:
+    """A user with an address and two weeks of listening: the week `wrapped send` will send."""
+    run(["init"], env)
+    user = run(["users", "add", "--name", "Ada", "--email", "ada@example.com"], env).stdout.strip()
+    run(["generate", "--user", user, "--weeks", "2", "--seed", "5"], env)
+    return json.loads(run(["recap", "--user", user, "--format", "json"], env).stdout)["week"]
+
+
+def test_logging_is_quiet_by_default_and_json_lines_on_request(
+    sqlite_env: dict[str, str],
+) -> None:
+    week = sent_week(sqlite_env)
+    quiet = run(["send", "--week", week, "--resend"], sqlite_env)
+    assert quiet.stderr == "", "WARNING by default: a command's own report is enough"
+
+    secret = "app-password-123"  # noqa: S105
+    verbose = {"WRAPPED_LOG_LEVEL": "INFO", "WRAPPED_SMTP_PASSWORD": secret}
+    text = run(["send", "--week", week, "--resend"], sqlite_env | verbose)
+    assert "INFO weekly_wrapped.delivery.mailer: delivered recap for user 1 to " in text.stderr
+
+    logged = run(["send", "--week", week, "--resend"],
+                 sqlite_env | verbose | {"WRAPPED_LOG_FORMAT": "json"})  # fmt: skip
+    lines = [json.loads(line) for line in logged.stderr.splitlines()]
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    [delivered] = [line for line in lines if line["message"].startswith("delivered recap")]
+    assert (delivered["level"], delivered["logger"]) == ("INFO", "weekly_wrapped.delivery.mailer")
+    assert delivered["time"].endswith("+00:00")
+    assert secret not in text.stderr + logged.stderr
+
+
 def test_an_unreachable_database_is_a_transient_error(tmp_path: Path) -> None:
     env = {"WRAPPED_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none"}
     result = run(["init"], env, ok=False)

@@ -56,11 +56,13 @@ def test_the_recap_arrives_over_smtp_complete(
     assert outcome.result == "sent" and message["Message-ID"] == outcome.message_id
     assert message["Subject"].startswith("Your week in music · ")
     assert message["To"].addresses[0].display_name == NAME
-    assert message["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/unsubscribe?user=")
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert list_unsubscribe(bytes(envelope.original_content or b"")) == (
-        f"<http://127.0.0.1:8000/unsubscribe?user={listener}&token="
+    # No WRAPPED_PUBLIC_URL, so no web service answers a link: unsubscribing is by mail.
+    assert message["List-Unsubscribe"] == "<mailto:wrapped@example.org?subject=unsubscribe>"
+    assert message["List-Unsubscribe-Post"] is None, "one-click needs an https endpoint"
+    assert b"List-Unsubscribe: <mailto:wrapped@example.org?subject=unsubscribe>\r\n" in bytes(
+        envelope.original_content or b""
     )
+    assert 'write to wrapped@example.org with the subject "unsubscribe"' in body(message, "plain")
     assert [p.get_content_type() for p in message.walk()] == [
         "multipart/alternative", "text/plain", "multipart/related", "text/html",
         "image/png", "image/png", "image/png",
@@ -197,7 +199,10 @@ def test_one_bad_user_among_twenty_stops_nobody_else(engine: Engine, tmp_path: P
         )
     for user in people[:2]:
         pipeline.generate(engine, load_settings(data_dir=tmp_path), user, weeks=1, seed=user)
-    env = warehouse_env(engine, tmp_path) | {"WRAPPED_EMAIL": "outbox"}
+    env = warehouse_env(engine, tmp_path) | {
+        "WRAPPED_EMAIL": "outbox",
+        "WRAPPED_PUBLIC_URL": "https://wrapped.example.org",
+    }
     week = last_complete_week("UTC")
     outbox = tmp_path / "outbox"
 

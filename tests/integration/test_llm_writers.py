@@ -208,17 +208,33 @@ def test_broken_answers_and_timeouts_fall_back_within_the_time_bound(
 
 
 def test_a_rate_limit_is_retried_and_a_failing_server_falls_back(
-    engine: Engine, llm: Llm, tmp_path: Path
+    engine: Engine, llm: Llm, tmp_path: Path, retry_waits: list[float]
 ) -> None:
     user = add_listener(engine)
     settings = llm.configure(tmp_path)
     llm.fake.script("429")
     assert build(engine, user, settings).writer == llm.kind
     assert [r.behaviour for r in llm.fake.requests] == ["429", "good"]
+    # The OpenAI fake sends Retry-After: 1, which is waited out; Gemini's names no wait.
+    assert retry_waits == ([1.0] if llm.kind == "openai" else [0.5])
     llm.fake.script(*["500"] * 4)
     failed = build(engine, user, settings)
     assert failed.writer == "offline"
     assert "HTTP 500" in recap_row(engine).grounding["fallback"]["reason"]
+    assert len(llm.fake.requests) == 2 + 2, "one retry (WRAPPED_WRITER_RETRIES=1), then fallback"
+
+
+def test_a_retry_after_longer_than_the_story_can_wait_falls_back_at_once(
+    engine: Engine, tmp_path: Path, retry_waits: list[float]
+) -> None:
+    with FakeOpenAI(retry_after_s=120) as fake:
+        settings = load_settings(data_dir=tmp_path, writer="openai", writer_retries=3,
+                                 openai_base_url=fake.url + "/v1", openai_api_key=fake.api_key)  # fmt: skip
+        fake.script("429", "good")
+        built = build(engine, add_listener(engine), settings)
+        asked = [r.behaviour for r in fake.requests]
+    assert built.writer == "offline" and asked == ["429"] and retry_waits == []
+    assert "HTTP 429" in recap_row(engine).grounding["fallback"]["reason"]
 
 
 def test_a_missing_key_never_blocks_a_recap(engine: Engine, llm: Llm, tmp_path: Path) -> None:
@@ -258,8 +274,9 @@ def test_a_recommended_track_already_in_history_is_removed(
     assert kept == ["Paper Orbit", "Honey Window", "Silver Rain"]
 
 
+@pytest.mark.parametrize("key_from", ["WRAPPED_SECRET_KEY", "the key file"])
 def test_with_a_spotify_token_only_real_tracks_are_kept_with_links(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, key_from: str
 ) -> None:
     with FakeSpotify() as spotify, FakeGemini() as gemini:
         real = spotify.catalog.track_list()[:2]
@@ -268,9 +285,12 @@ def test_with_a_spotify_token_only_real_tracks_are_kept_with_links(
                "why": "Close to your week."} for t in real),
             {"artist": "The Nobodies", "track": "Imaginary Anthem", "why": "Made up."},
         ]  # fmt: skip
+        key = {} if key_from == "WRAPPED_SECRET_KEY" else {"secret_key": None}
         settings = spotify_settings(spotify, engine, tmp_path, writer="gemini",
-                                    gemini_api_key=gemini.api_key, gemini_base_url=gemini.url)  # fmt: skip
+                                    gemini_api_key=gemini.api_key, gemini_base_url=gemini.url,
+                                    **key)  # fmt: skip
         user = connect_directly(engine, settings, spotify, "ada", datetime.now(UTC))
+        assert (tmp_path / "secret.key").exists() == (key_from == "the key file")
         listen(engine, user)
         built = build(engine, user, settings)
         searches = spotify.requests_to("/v1/search")

@@ -158,8 +158,10 @@ def test_an_expired_access_token_is_refreshed_and_the_new_one_kept(
 
     clock.advance(minutes=10)
     fake.expire_access_tokens()  # Spotify ends a token early: a 401, then a refresh
-    again = by_user(poller(engine, settings, clock, []).poll().outcomes, users)
+    slept: list[float] = []
+    again = by_user(poller(engine, settings, clock, slept).poll().outcomes, users)
     assert all(o.status == "ok" for o in again.values())
+    assert answers(fake, RECENT, 401) == len(users) and slept == [], "a 401 is not retried as is"
 
 
 def test_invalid_grant_marks_the_user_and_sends_one_reconnect_email(
@@ -187,6 +189,7 @@ def test_invalid_grant_marks_the_user_and_sends_one_reconnect_email(
     text = emails[0].read_text()
     assert "Please reconnect Spotify" in text and f"wrapped login --user {ada}" in text
     assert fake.requests_to("/api/token", user="ada") == 0, "a dead grant is not retried"
+    assert answers(fake, "/api/token", 400) == 1, "invalid_grant is asked once, in the first round"
     assert fake.requests_to(RECENT, user="ada") == 0
 
     log_in(engine, settings, fake, "ada", user_key=ada, clock=clock)
@@ -205,6 +208,11 @@ def test_a_lapsed_user_without_an_email_is_still_marked(
     clock.advance(hours=2)
     outcome = by_user(poller(engine, settings, clock, []).poll().outcomes, users)["linus"]
     assert outcome.status == "reauth_needed" and "no email address on file" in outcome.message
+
+
+def answers(fake: FakeSpotify, path: str, status: int) -> int:
+    """How many of the fake's answers to `path` had this status."""
+    return sum(1 for seen in fake.seen if seen.path == path and seen.status == status)
 
 
 def backoff_of(engine: Engine, user_key: int) -> tuple[datetime, str] | None:

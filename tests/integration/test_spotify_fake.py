@@ -90,7 +90,7 @@ def calls(fake: FakeSpotify) -> list[str]:
 
 def validate(api: OpenAPI, response: requests.Response) -> None:
     sent = response.request.copy()
-    # spotipy asks for /v1/me/, which Spotify answers as /v1/me.
+    # Spotify answers /v1/me/ as /v1/me; the reference knows only the latter.
     sent.url = str(sent.url).replace("/me/?", "/me?").removesuffix("/")
     api.validate_request(RequestsOpenAPIRequest(sent))
     api.validate_response(RequestsOpenAPIRequest(sent), RequestsOpenAPIResponse(response))
@@ -130,7 +130,7 @@ def test_errors_validate_too(fake: FakeSpotify) -> None:
         validate(api, response)
 
 
-def test_what_spotipy_sends_and_gets_through_our_client_validates(fake: FakeSpotify) -> None:
+def test_what_our_client_sends_and_gets_validates(fake: FakeSpotify) -> None:
     api = api_for(fake, dev_mode=True)
     settings = load_settings(spotify_api_url=fake.api_url, spotify_accounts_url=fake.base_url)
     client = SpotifyClient(settings)

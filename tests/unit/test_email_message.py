@@ -151,6 +151,30 @@ def test_the_headers_carry_a_signed_one_click_unsubscribe(settings: Settings) ->
     assert message["Subject"] == "Your week in music · 16–22 Nov"
 
 
+@pytest.mark.parametrize("public_url", [None, ""], ids=["unset", "empty"])
+def test_without_a_public_url_unsubscribing_is_by_mail_to_the_sender(
+    tmp_path: Path, public_url: str | None
+) -> None:
+    settings = load_settings(data_dir=tmp_path, public_url=public_url,
+                             smtp_from="Weekly Wrapped <wrapped@example.org>")  # fmt: skip
+    message = received(compose(settings))
+    assert message["List-Unsubscribe"] == "<mailto:wrapped@example.org?subject=unsubscribe>"
+    assert message["List-Unsubscribe-Post"] is None, "RFC 8058 one-click is for https only"
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert 'href="mailto:wrapped@example.org?subject=unsubscribe"' in html
+    assert "/unsubscribe?" not in html + text, "no link to a web service that is not there"
+    assert 'write to wrapped@example.org with the subject "unsubscribe"' in text
+
+
+def test_without_a_public_url_or_a_from_address_there_is_no_unsubscribe_header(
+    tmp_path: Path,
+) -> None:
+    message = received(compose(load_settings(data_dir=tmp_path, smtp_from="Weekly Wrapped")))
+    assert message["List-Unsubscribe"] is None and message["List-Unsubscribe-Post"] is None
+    assert "nsubscribe" not in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+
+
 def header_lines(raw: bytes) -> list[bytes]:
     """The header lines of a message exactly as written, folded lines kept apart."""
     head = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0]

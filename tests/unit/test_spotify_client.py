@@ -18,7 +18,9 @@ from weekly_wrapped.sources.spotify import client as spotify_client
 from weekly_wrapped.sources.spotify.errors import (
     LoginFailed,
     RateLimited,
+    ReauthNeeded,
     SpotifyNotConfigured,
+    SpotifyRefused,
     SpotifyUnavailable,
     StateMismatch,
 )
@@ -128,50 +130,84 @@ class Attempts:
         self.failures = list(failures)
         self.calls = 0
 
-    def __call__(self) -> str:
+    def __call__(self) -> Any:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
         return "answer"
 
 
-def policy(slept: list[float], max_wait: float = 60, retries: int = 3) -> Any:
-    return spotify_client.Policy(max_wait, retries, 0.5, slept.append, lambda: NOW)
+def client(slept: list[float], max_wait: float = 60, retries: int = 3) -> Any:
+    chosen = settings(spotify_max_wait=max_wait, spotify_retries=retries)
+    return spotify_client.SpotifyClient(chosen, sleep=slept.append, clock=lambda: NOW)
+
+
+def limited(seconds: float) -> RateLimited:
+    """What the client raises inside its tries for a 429 with this Retry-After."""
+    return RateLimited("429", retry_at=NOW + timedelta(seconds=seconds), retry_after=seconds)
 
 
 def test_a_short_retry_after_is_waited_out() -> None:
     slept: list[float] = []
-    attempts = Attempts(spotify_client._RetryAfter(7))
-    assert policy(slept).run(attempts, "polling") == "answer"
+    attempts = Attempts(limited(7))
+    assert client(slept)._retrying(attempts, "polling") == "answer"
     assert slept == [7] and attempts.calls == 2
 
 
 def test_a_long_retry_after_returns_at_once_saying_when() -> None:
     slept: list[float] = []
     started = time.monotonic()
-    with pytest.raises(RateLimited) as limited:
-        policy(slept).run(Attempts(spotify_client._RetryAfter(7200)), "polling")
-    assert time.monotonic() - started < 0.5 and slept == []
-    assert limited.value.retry_at == NOW + timedelta(hours=2)
-    assert "2 h 0 min" in str(limited.value) and "2026-11-16 11:00 UTC" in str(limited.value)
+    attempts = Attempts(limited(7200))
+    with pytest.raises(RateLimited) as raised:
+        client(slept)._retrying(attempts, "polling")
+    assert time.monotonic() - started < 0.5 and slept == [] and attempts.calls == 1
+    assert raised.value.retry_at == NOW + timedelta(hours=2)
+    assert "2 h 0 min" in str(raised.value) and "2026-11-16 11:00 UTC" in str(raised.value)
+    assert "longer than WRAPPED_SPOTIFY_MAX_WAIT (60 s)" in str(raised.value)
 
 
 def test_short_waits_that_keep_coming_are_bounded_too() -> None:
     slept: list[float] = []
-    with pytest.raises(RateLimited, match="4th time in a row"):
-        policy(slept).run(Attempts(*(spotify_client._RetryAfter(20) for _ in range(9))), "x")
+    with pytest.raises(RateLimited, match="still rate limited after 4 tries"):
+        client(slept)._retrying(Attempts(*(limited(20) for _ in range(9))), "x")
     assert slept == [20, 20, 20]
 
 
 def test_server_errors_are_retried_with_doubling_backoff_then_reported() -> None:
     slept: list[float] = []
-    flaky = [spotify_client._Flaky("HTTP 503") for _ in range(2)]
-    assert policy(slept).run(Attempts(*flaky), "polling") == "answer"
+    flaky = [SpotifyUnavailable("HTTP 503") for _ in range(2)]
+    assert client(slept)._retrying(Attempts(*flaky), "polling") == "answer"
     assert slept == [0.5, 1.0]
     slept.clear()
     with pytest.raises(SpotifyUnavailable, match="failed 4 times, the last with: HTTP 502"):
-        policy(slept).run(Attempts(*(spotify_client._Flaky("HTTP 502") for _ in range(9))), "x")
+        client(slept)._retrying(Attempts(*(SpotifyUnavailable("HTTP 502") for _ in range(9))), "x")
     assert slept == [0.5, 1.0, 2.0]
+
+
+def test_rate_limits_and_server_errors_share_one_bound_on_tries() -> None:
+    slept: list[float] = []
+    mixed = [SpotifyUnavailable("HTTP 503"), limited(1), *(SpotifyUnavailable("HTTP 503"),) * 5]
+    attempts = Attempts(*mixed)
+    with pytest.raises(SpotifyUnavailable, match="failed 4 times, the last with: HTTP 503"):
+        client(slept)._retrying(attempts, "x")
+    assert slept == [0.5, 1, 2.0] and attempts.calls == 4
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        ReauthNeeded("Spotify no longer accepts this grant: invalid_grant"),
+        SpotifyRefused("Spotify refused the request (HTTP 403): not in the app's users"),
+        ValueError("a bug"),
+    ],
+    ids=["invalid_grant", "403", "a surprise"],
+)
+def test_refusals_and_surprises_are_never_retried(refusal: Exception) -> None:
+    slept: list[float] = []
+    attempts = Attempts(refusal)
+    with pytest.raises(type(refusal)):
+        client(slept)._retrying(attempts, "x")
+    assert attempts.calls == 1 and slept == []
 
 
 def test_retry_after_may_be_seconds_or_a_date() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +27,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+@app.callback()
+def _start(ctx: typer.Context) -> None:
+    # Before every command: the settings are read (a bad one stops it before any work),
+    # and logging is set up once, from WRAPPED_LOG_LEVEL and WRAPPED_LOG_FORMAT. Help
+    # and shell completion need neither, and work even with a bad setting.
+    if ctx.resilient_parsing or not set(ctx.help_option_names).isdisjoint(sys.argv[1:]):
+        return
+    from weekly_wrapped.logs import setup_logging
+
+    settings = get_settings()
+    setup_logging(settings.log_level, settings.log_format)
+
 
 _STEERING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """C0 and C1 control characters and DEL: what a terminal obeys instead of showing.

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Update, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Update, select, update
 
 from weekly_wrapped.warehouse.schema import delivery
+from weekly_wrapped.warehouse.upsert import insert_if_absent
 
 QUEUED, SENDING, SENT, DEFERRED, FAILED = "queued", "sending", "sent", "deferred", "failed"
 _CLAIMABLE = (QUEUED, DEFERRED)
@@ -69,7 +69,7 @@ def claim(conn: Connection, key: DeliveryKey, message_id: str, resend: bool) -> 
     """Take the row for a new send under `message_id`; False when it is not ours to send."""
     values: dict[str, Any] = {"status": QUEUED, "message_id": message_id}
     row = {"user_key": key.user_key, "week_start": key.week_start, "channel": key.channel}
-    if conn.execute(_insert_new(conn, row | values | {"attempts": 0})).rowcount == 1:
+    if insert_if_absent(conn, delivery, row | values | {"attempts": 0}):
         return True
     statement = update(delivery).where(*_matches(key))
     if resend:
@@ -114,16 +114,9 @@ def note_failure(conn: Connection, key: DeliveryKey, error: str) -> None:
     """
     row = {"user_key": key.user_key, "week_start": key.week_start, "channel": key.channel}
     values = {"status": DEFERRED, "attempts": 0, "last_error": error[:2000]}
-    if conn.execute(_insert_new(conn, row | values)).rowcount == 1:
+    if insert_if_absent(conn, delivery, row | values):
         return
     conn.execute(update(delivery).where(*_matches(key)).values(last_error=error[:2000]))
-
-
-def _insert_new(conn: Connection, values: dict[str, Any]) -> Executable:
-    """An INSERT that does nothing when the row exists, in the dialect's words."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(delivery).values(values).on_conflict_do_nothing()
-    return sqlite.insert(delivery).values(values).on_conflict_do_nothing()
 
 
 def _matches(key: DeliveryKey) -> tuple[Any, ...]:

@@ -1,14 +1,14 @@
 """Exactly-once delivery of any email over the `delivery` ledger.
 
 `deliver` claims the (user, week, channel) row, hands the message to the configured
-transport, retries temporary failures with bounded backoff, and records every attempt.
+transport, retries temporary failures through the app's retry policy
+(`weekly_wrapped.retry`), and records every attempt.
 A message goes out once per row; only ``resend=True`` sends it again.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,11 +25,13 @@ from weekly_wrapped.delivery.errors import ClaimLost, DeliveryInDoubt, MailerCon
 from weekly_wrapped.delivery.ledger import DeliveryKey, DeliveryRecord
 from weekly_wrapped.delivery.transports import Transport, open_transport
 from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.retry import RetryPolicy, Sleep, retrying
 
 log = logging.getLogger(__name__)
 
 Result = Literal["sent", "skipped", "failed"]
-_MAX_BACKOFF_S = 60.0
+MAX_BACKOFF_S = 60.0
+"""The longest wait between two tries of one email."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -59,7 +61,7 @@ def deliver(
     *,
     resend: bool = False,
     transport: Transport | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Sleep | None = None,
 ) -> DeliveryOutcome:
     """Send `message` once for (user, week, channel), or say why it was not sent.
 
@@ -90,30 +92,36 @@ class _Attempt:
     handed_over: bool = False
 
     def run(
-        self, message: EmailMessage, settings: Settings, sleep: Callable[[float], None]
+        self, message: EmailMessage, settings: Settings, sleep: Sleep | None
     ) -> DeliveryOutcome:
-        for number in range(1, settings.email_attempts + 1):
-            last = number == settings.email_attempts
-            self.handed_over = False
-            try:
-                where = self.transport.send(message, self.key, self._hand_over)
-            except ClaimLost as exc:
-                return self._outcome("skipped", str(exc))
-            except MailerConfigError as exc:
-                self._fail(ledger.DEFERRED, str(exc))
-                raise
-            except WrappedError as exc:
-                if exc.transient and not last:
-                    self._fail(ledger.QUEUED, str(exc))
-                    sleep(backoff_s(settings.email_backoff_s, number))
-                    continue
-                return self._give_up(exc)
-            except Exception as exc:  # a bug or a library's surprise: kept, not retried
-                return self._give_up_unexpectedly(exc)
-            _step(self.conn, ledger.record_sent, self.key, self.message_id, datetime.now(UTC))
-            log.info("delivered %s for user %s to %s", self.key.channel, self.key.user_key, where)
-            return self._outcome("sent", where)
-        raise AssertionError("unreachable: the last attempt always returns")
+        policy = RetryPolicy(
+            attempts=settings.email_attempts,
+            first_backoff_s=settings.email_backoff_s,
+            max_backoff_s=MAX_BACKOFF_S,
+            sleep=sleep,
+        )
+        what = f"the {self.key.channel} email of user {self.key.user_key}"
+        try:
+            where = retrying(lambda: self._send(message), policy, what, on_retry=self._retry_later)
+        except ClaimLost as exc:
+            return self._outcome("skipped", str(exc))
+        except MailerConfigError as exc:
+            self._fail(ledger.DEFERRED, str(exc))
+            raise
+        except WrappedError as exc:
+            return self._give_up(exc)
+        except Exception as exc:  # a bug or a library's surprise: kept, not retried
+            return self._give_up_unexpectedly(exc)
+        _step(self.conn, ledger.record_sent, self.key, self.message_id, datetime.now(UTC))
+        log.info("delivered %s for user %s to %s", self.key.channel, self.key.user_key, where)
+        return self._outcome("sent", where)
+
+    def _send(self, message: EmailMessage) -> str:
+        self.handed_over = False
+        return self.transport.send(message, self.key, self._hand_over)
+
+    def _retry_later(self, error: WrappedError) -> None:
+        self._fail(ledger.QUEUED, str(error))
 
     def _hand_over(self) -> None:
         if not _step(self.conn, ledger.hand_over, self.key, self.message_id):
@@ -148,11 +156,6 @@ class _Attempt:
         self.conn.commit()
         assert record is not None  # noqa: S101 - we claimed it
         return DeliveryOutcome(result, record.status, record.attempts, record.message_id, detail)
-
-
-def backoff_s(first_s: float, attempt: int) -> float:
-    """The wait after failed attempt number `attempt`: doubling from `first_s`, capped."""
-    return min(_MAX_BACKOFF_S, first_s * 2.0 ** (attempt - 1))
 
 
 def skip_reason(record: DeliveryRecord) -> str | None:

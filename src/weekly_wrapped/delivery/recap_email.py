@@ -5,14 +5,19 @@ The message is ``multipart/alternative``: a ``text/plain`` part, then a
 The HTML is a 600 px table layout with its CSS inlined; it is dark by design, so
 clients in dark mode leave it alone, and it reads fully with images blocked.
 
-The List-Unsubscribe headers are written exactly as given, unfolded and unencoded:
-RFC 2369 and RFC 8058 want a bare ``<https://…>``, and Python's default policy would
-otherwise turn a long link into ``=?utf-8?q?…?=`` words that mail providers ignore.
+List-Unsubscribe names only an endpoint that answers: the signed one-click link
+(with List-Unsubscribe-Post, RFC 8058) once WRAPPED_PUBLIC_URL says where the web
+service runs; until then a ``mailto:`` to the From address with the subject
+"unsubscribe", and no List-Unsubscribe-Post, which RFC 8058 allows only with https.
+The headers are written exactly as given, unfolded and unencoded: RFC 2369 and
+RFC 8058 want a bare ``<https://…>``, and Python's default policy would otherwise
+turn a long link into ``=?utf-8?q?…?=`` words that mail providers ignore.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
@@ -49,6 +54,17 @@ TEMPLATES = Environment(
 _inliner = css_inline.CSSInliner(keep_style_tags=True, keep_at_rules=True)
 _WIRE_MAX = 900
 """A header line must stay under SMTP's 998 octets."""
+UNSUBSCRIBE_SUBJECT = "unsubscribe"
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """How a reader turns the weekly email off: a link, or a mail to the sender."""
+
+    url: str
+    """The List-Unsubscribe target: ``https://…`` or ``mailto:…``."""
+    by_mail: str | None = None
+    """The address to write to when `url` is a ``mailto:``."""
 
 
 class _WireHeader(UnstructuredHeader, BaseHeader):
@@ -90,8 +106,8 @@ def compose_recap(
     view = recap_view(name, stats, story, writer)
     rendered = render_charts(stats) if with_charts and view.has_plays else []
     cids = {chart.name: make_msgid(chart.name, domain=_domain(settings)) for chart in rendered}
-    unsubscribe = unsubscribe_url(settings, key, user_key)
-    context = {
+    unsubscribe = unsubscribe_for(settings, key, user_key)
+    context: dict[str, object] = {
         "view": view,
         "unsubscribe": unsubscribe,
         "charts": _chart_slots(rendered, cids, stats),
@@ -125,8 +141,18 @@ def render_html(context: dict[str, object]) -> str:
     return str(_inliner.inline(TEMPLATES.get_template("recap.html").render(context)))
 
 
+def unsubscribe_for(settings: Settings, key: bytes, user_key: int) -> Unsubscribe | None:
+    """The signed link when WRAPPED_PUBLIC_URL is set; else a mail to the From address, if any."""
+    if settings.public_url:
+        return Unsubscribe(unsubscribe_url(settings.public_url, key, user_key))
+    sender = parseaddr(settings.smtp_from)[1]
+    if "@" not in sender:
+        return None
+    return Unsubscribe(f"mailto:{sender}?subject={UNSUBSCRIBE_SUBJECT}", by_mail=sender)
+
+
 def _headers(
-    settings: Settings, stats: ListeningStats, recipient: Address, unsubscribe: str
+    settings: Settings, stats: ListeningStats, recipient: Address, unsubscribe: Unsubscribe | None
 ) -> EmailMessage:
     message = EmailMessage(policy=WIRE_POLICY)
     message["Subject"] = subject(stats.period_start)
@@ -134,8 +160,10 @@ def _headers(
     message["To"] = recipient
     message["Date"] = format_datetime(datetime.now(UTC))
     message["List-Id"] = f"Weekly Wrapped <weekly.{_domain(settings)}>"
-    message["List-Unsubscribe"] = f"<{_wire_link(unsubscribe)}>"
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if unsubscribe is not None:
+        message["List-Unsubscribe"] = f"<{_wire_link(unsubscribe.url)}>"
+        if unsubscribe.by_mail is None:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["Auto-Submitted"] = "auto-generated"
     return message
 
@@ -157,7 +185,8 @@ def _wire_link(url: str) -> str:
         return url
     raise MailerConfigError(
         f"the unsubscribe link {url!r} cannot be written in an email header",
-        hint="Set WRAPPED_PUBLIC_URL to a plain ASCII URL (punycode for international names).",
+        hint="Set WRAPPED_PUBLIC_URL (or the address of WRAPPED_SMTP_FROM) to plain ASCII "
+        "(punycode for international names).",
     )
 
 
@@ -199,4 +228,4 @@ def _domain(settings: Settings) -> str:
     return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "localhost"
 
 
-__all__ = ["RecapView", "compose_recap", "render_charts", "render_html"]
+__all__ = ["RecapView", "Unsubscribe", "compose_recap", "render_charts", "render_html"]

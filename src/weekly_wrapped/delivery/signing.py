@@ -13,8 +13,6 @@ import hashlib
 import hmac
 from urllib.parse import urlencode
 
-from weekly_wrapped.config import Settings
-
 _UNSUBSCRIBE = b"unsubscribe:v1:"
 
 
@@ -33,7 +31,7 @@ def check_unsubscribe_token(key: bytes, user_key: int, token: str) -> bool:
     return hmac.compare_digest(expected, token.encode("utf-8", "replace"))
 
 
-def unsubscribe_url(settings: Settings, key: bytes, user_key: int) -> str:
+def unsubscribe_url(public_url: str, key: bytes, user_key: int) -> str:
     """The one-click unsubscribe link: ``<public url>/unsubscribe?user=…&token=…``."""
     query = urlencode({"user": user_key, "token": unsubscribe_token(key, user_key)})
-    return f"{settings.public_url.rstrip('/')}/unsubscribe?{query}"
+    return f"{public_url.rstrip('/')}/unsubscribe?{query}"

@@ -8,15 +8,13 @@ the same week again replaces it. `render_html` turns a recap into a standalone p
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
-from sqlalchemy import Connection, Engine, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select
 
 from weekly_wrapped.errors import WrappedError
 from weekly_wrapped.insights import story as fmt
@@ -28,15 +26,11 @@ from weekly_wrapped.insights.stats import weekly_stats
 from weekly_wrapped.insights.writers import LlmWriter, OfflineWriter, StoryWriter
 from weekly_wrapped.insights.writers.llm import Written, fallback_record
 from weekly_wrapped.warehouse.schema import recap as recap_table
+from weekly_wrapped.warehouse.upsert import upsert
 from weekly_wrapped.warehouse.users import User, get_user
 from weekly_wrapped.weeks import last_complete_week, week_label
 
 log = logging.getLogger(__name__)
-
-_UPSERTS: dict[str, Callable[[Table], postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert,
-    "sqlite": sqlite.insert,
-}
 
 
 @dataclass(frozen=True)
@@ -150,13 +144,7 @@ def save_recap(conn: Connection, recap: Recap) -> None:
         "attempts": recap.attempts,
         "grounding": recap.grounding,
     }
-    upsert = _UPSERTS[conn.dialect.name](recap_table).values(values)
-    replace = {
-        name: upsert.excluded[name] for name in values if name not in ("user_key", "week_start")
-    }
-    conn.execute(
-        upsert.on_conflict_do_update(index_elements=["user_key", "week_start"], set_=replace)
-    )
+    upsert(conn, recap_table, values, keys=("user_key", "week_start"))
 
 
 def load_recap(conn: Connection, user_key: int, week_start: date) -> Recap | None:

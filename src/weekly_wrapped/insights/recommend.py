@@ -203,13 +203,16 @@ def spotify_resolvers(settings: Settings) -> ResolverFactory:
 
 def _spotify_resolver(settings: Settings, context: PickContext) -> TrackResolver | None:
     # Imported here: the Spotify stack is only needed once an LLM has picks to check.
+    from weekly_wrapped.keys import has_key
     from weekly_wrapped.sources.spotify.client import SpotifyClient
     from weekly_wrapped.sources.spotify.oauth import refresh
     from weekly_wrapped.sources.spotify.tokens import Token, cipher, load_tokens, save_token
     from weekly_wrapped.warehouse.users import get_user
 
     conn = context.conn
-    if conn is None or settings.secret_key is None:
+    # A token is stored encrypted under the key (WRAPPED_SECRET_KEY, else the kept key file):
+    # without one there is no token to read, and no key is made just to find that out.
+    if conn is None or not has_key(settings):
         return None
     if get_user(conn, context.user_key).auth_status != "ok":
         return None

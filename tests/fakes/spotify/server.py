@@ -200,7 +200,7 @@ class FakeSpotify(Accounts, WebApi):
             form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
             return self._token(form, headers.get("authorization"))
         if path.startswith("/v1/") and method == "GET":
-            # Spotify answers /v1/me/ as /v1/me (spotipy asks for the former).
+            # Spotify answers /v1/me/ as /v1/me.
             return self._api(path[3:].rstrip("/"), query, headers.get("authorization"))
         if path.startswith("/_fake/"):
             return self._control(method, path, body)

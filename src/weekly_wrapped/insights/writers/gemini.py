@@ -1,10 +1,11 @@
 """The Gemini writer: Google's Gemini API through the google-genai SDK (DESIGN §12).
 
-The SDK has no timeout and no retry by default, so both are set: each request gives
-up after WRAPPED_WRITER_TIMEOUT_S (never past the story's deadline), and a 429 or
-5xx is retried WRAPPED_WRITER_RETRIES times with a short backoff. Structured output
-needs the v1beta API, so that is the version used. A timeout or a dropped connection
-surfaces as the SDK's transport error (httpx), not one of its own, so both are caught.
+The SDK has no timeout by default, so one is set: each request gives up after
+WRAPPED_WRITER_TIMEOUT_S (never past the story's deadline). Its own retries stay off:
+a 429, a 5xx, a timeout or a dropped connection is a `WriterUnavailable`, and
+`LlmWriter` retries it through the app's retry policy. Structured output needs the
+v1beta API, so that is the version used. A timeout or a dropped connection surfaces
+as the SDK's transport error (httpx), not one of its own, so both are caught.
 """
 
 from __future__ import annotations
@@ -24,16 +25,13 @@ from weekly_wrapped.insights.writers.llm import (
     WriterRefused,
     WriterUnavailable,
     estimate_tokens,
+    retry_after_s,
     time_left,
 )
 from weekly_wrapped.insights.writers.prompts import Prompt
 
 API_VERSION = "v1beta"
 """Structured output (responseSchema) is served on v1beta."""
-
-RETRY_STATUSES = [429, 500, 503]
-RETRY_FIRST_DELAY_S = 0.5
-RETRY_MAX_DELAY_S = 4.0
 
 
 def _sdk() -> tuple[Any, Any, Any]:
@@ -76,13 +74,7 @@ class GeminiProvider:
             base_url=settings.gemini_base_url,
             api_version=API_VERSION,
             timeout=_ms(settings.writer_timeout_s),
-            retry_options=self._types.HttpRetryOptions(
-                attempts=1 + settings.writer_retries,
-                initial_delay=RETRY_FIRST_DELAY_S,
-                max_delay=RETRY_MAX_DELAY_S,
-                jitter=0.25,
-                http_status_codes=RETRY_STATUSES,
-            ),
+            retry_options=self._types.HttpRetryOptions(attempts=1),
         )
         self._client = genai.Client(
             api_key=settings.gemini_api_key.get_secret_value(), http_options=options
@@ -134,7 +126,7 @@ class GeminiProvider:
         code = getattr(exc, "code", None)
         what = f"Gemini ({self.model}) answered HTTP {code}: {getattr(exc, 'message', '') or exc}"
         if code in (429, 408) or (isinstance(code, int) and code >= 500):
-            return WriterUnavailable(what)
+            return WriterUnavailable(what, retry_after=retry_after_s(exc))
         return WriterRefused(
             what, hint="Check WRAPPED_GEMINI_API_KEY and WRAPPED_GEMINI_MODEL (see docs/ai.md)."
         )

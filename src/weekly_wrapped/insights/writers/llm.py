@@ -10,8 +10,10 @@ A provider (`gemini`, `openai`) only sends a prompt and returns the text it got.
    `StoryRejected`, so the recap falls back to the offline writer;
 4. vet the picks: never a song already heard, and only real tracks when Spotify can say.
 
-Bounds: each request has a timeout and bounded retries (set per provider), one story
-has a deadline (`WRAPPED_WRITER_DEADLINE_S`), and one run has a token budget.
+Bounds: each request has a timeout (set per provider) and is retried through the app's
+retry policy (`weekly_wrapped.retry`): a 429, a 5xx, a timeout or a dropped connection
+is tried again up to WRAPPED_WRITER_RETRIES times, waiting at most a few seconds and
+never past the story's deadline (`WRAPPED_WRITER_DEADLINE_S`). One run has a token budget.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from weekly_wrapped.insights.history import History
 from weekly_wrapped.insights.models import ListeningStats, Recommendation, Story
 from weekly_wrapped.insights.recommend import PickContext, ResolverFactory, vet_picks
 from weekly_wrapped.insights.writers.prompts import PROMPT_VERSION, Prompt, story_prompt
+from weekly_wrapped.retry import RetryPolicy, retrying
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,10 @@ MAX_OUTPUT_TOKENS = 8192
 """The most an answer may take; thinking models spend part of it before the JSON."""
 MIN_REQUEST_S = 1.0
 """A request with less time than this left before the deadline is not worth sending."""
+FIRST_BACKOFF_S = 0.5
+"""The wait before the first retry of a request, when the service named none; it doubles."""
+MAX_WAIT_S = 4.0
+"""The longest wait between two requests, a Retry-After included: a story has a deadline."""
 CHARS_PER_TOKEN = 4
 """A rough, cautious estimate for text we have not been told the token count of."""
 EXTRA_HINT = "Install the LLM extra: pip install 'weekly-wrapped[llm]'."
@@ -151,13 +158,36 @@ class Provider(Protocol):
     model: str
 
     def complete(self, prompt: Prompt, deadline: float, max_tokens: int) -> Completion:
-        """The answer to `prompt`; raises `WriterUnavailable` or `WriterRefused`."""
+        """The answer to `prompt`, one request; raises `WriterUnavailable` or `WriterRefused`.
+
+        A `WriterUnavailable` carries the service's Retry-After, if it sent one.
+        """
         ...
+
+
+def request_policy(settings: Settings, deadline: float) -> RetryPolicy:
+    """How one request for a story is retried: a few short waits, all before `deadline`."""
+    return RetryPolicy(
+        attempts=1 + settings.writer_retries,
+        first_backoff_s=FIRST_BACKOFF_S,
+        max_backoff_s=MAX_WAIT_S,
+        max_wait_s=MAX_WAIT_S,
+        deadline=deadline,
+        min_request_s=MIN_REQUEST_S,
+    )
 
 
 def time_left(deadline: float, timeout_s: float) -> float:
     """Seconds the next request may take: its timeout, cut short by the story's deadline."""
     return max(0.001, min(timeout_s, deadline - time.monotonic()))
+
+
+def retry_after_s(error: Any) -> float | None:
+    """The seconds of an SDK error's Retry-After header, if its response has a number there."""
+    try:
+        return max(0.0, float(error.response.headers["retry-after"]))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
 
 
 def estimate_tokens(characters: int) -> int:
@@ -286,7 +316,11 @@ class LlmWriter:
     ) -> str:
         try:
             allowance = self.budget.allowance(estimate_tokens(prompt.characters()))
-            completion = self.provider.complete(prompt, deadline, allowance)
+            completion = retrying(
+                lambda: self.provider.complete(prompt, deadline, allowance),
+                request_policy(self.settings, deadline),
+                f"the {self.name} writer",
+            )
         except WriterError as exc:
             raise failed(exc, attempt, last) from None
         except Exception as exc:  # noqa: BLE001

@@ -6,22 +6,20 @@ own validation; WRAPPED_OPENAI_OUTPUT=auto finds out once per run and remembers.
 
 The SDK's own retries are off: it honours a Retry-After of up to two minutes, which
 would break the story's time bound. Instead a 429, a 5xx, a timeout or a dropped
-connection is retried here WRAPPED_WRITER_RETRIES times, waiting at most a few
-seconds and never past the story's deadline.
+connection is a `WriterUnavailable`, carrying the Retry-After, and `LlmWriter` retries
+it through the app's retry policy.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.insights.recommend import ResolverFactory
 from weekly_wrapped.insights.writers.llm import (
-    MIN_REQUEST_S,
     Completion,
     LlmExtraMissing,
     LlmWriter,
@@ -31,6 +29,7 @@ from weekly_wrapped.insights.writers.llm import (
     WriterRefused,
     WriterUnavailable,
     estimate_tokens,
+    retry_after_s,
     time_left,
 )
 from weekly_wrapped.insights.writers.prompts import Prompt
@@ -38,7 +37,6 @@ from weekly_wrapped.insights.writers.prompts import Prompt
 OPENAI_HOST = "api.openai.com"
 LOCAL_KEY = "not-needed"
 """Local servers ignore the key, but the SDK refuses to start without one."""
-MAX_BACKOFF_S = 4.0
 
 
 def _sdk() -> Any:
@@ -88,21 +86,13 @@ class OpenAICompatibleProvider:
         return LOCAL_KEY
 
     def complete(self, prompt: Prompt, deadline: float, max_tokens: int) -> Completion:
-        """The model's answer to `prompt`, retrying a busy or failing server within bounds."""
-        retries, attempt = self._settings.writer_retries, 0
-        while True:
-            try:
-                return self._once(prompt, deadline, max_tokens)
-            except self._sdk.APIStatusError as exc:
-                error = self._status_error(exc)
-                wait = _retry_after(exc) if isinstance(error, WriterUnavailable) else None
-            except self._sdk.APIConnectionError as exc:
-                error = WriterUnavailable(f"{self._who()} did not answer: {type(exc).__name__}")
-                wait = 0.0
-            if wait is None or attempt == retries or not _can_wait(wait, attempt, deadline):
-                raise error from None
-            time.sleep(_backoff(wait, attempt))
-            attempt += 1
+        """The model's answer to `prompt`: one request, its failure as a writer error."""
+        try:
+            return self._once(prompt, deadline, max_tokens)
+        except self._sdk.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except self._sdk.APIConnectionError as exc:
+            raise WriterUnavailable(f"{self._who()} did not answer: {type(exc).__name__}") from None
 
     def _once(self, prompt: Prompt, deadline: float, max_tokens: int) -> Completion:
         try:
@@ -147,7 +137,7 @@ class OpenAICompatibleProvider:
         status = exc.status_code
         what = f"{self._who()} answered HTTP {status}: {_message(exc)}"
         if status in (408, 409, 429) or status >= 500:
-            return WriterUnavailable(what)
+            return WriterUnavailable(what, retry_after=retry_after_s(exc))
         return WriterRefused(
             what,
             hint="Check WRAPPED_OPENAI_BASE_URL, WRAPPED_OPENAI_API_KEY and WRAPPED_OPENAI_MODEL "
@@ -166,24 +156,6 @@ def _message(exc: Any) -> str:
         if isinstance(inner, dict) and inner.get("message"):
             return str(inner["message"])[:300]
     return str(getattr(exc, "message", "")).strip()[:300] or "no reason given"
-
-
-def _retry_after(exc: Any) -> float:
-    try:
-        return max(0.0, float(exc.response.headers.get("retry-after", "0")))
-    except (AttributeError, TypeError, ValueError):
-        return 0.0
-
-
-def _backoff(retry_after: float, attempt: int) -> float:
-    return min(MAX_BACKOFF_S, max(retry_after, 0.5 * 2.0**attempt))
-
-
-def _can_wait(retry_after: float, attempt: int, deadline: float) -> bool:
-    """Whether waiting, then sending again, still fits before the deadline."""
-    if retry_after > MAX_BACKOFF_S:
-        return False
-    return deadline - time.monotonic() - _backoff(retry_after, attempt) >= MIN_REQUEST_S
 
 
 def openai_writer(

@@ -1,34 +1,34 @@
-"""The one door to Spotify: the Web API through spotipy, the accounts service through requests.
+"""The one door to Spotify: the Web API and the accounts service, over requests.
 
-spotipy's own retries are off (they obey a Retry-After of hours). Instead every
-request follows one bounded policy:
+Every request follows the app's one retry policy (`weekly_wrapped.retry`):
 
 - 429: wait the Retry-After when it is at most WRAPPED_SPOTIFY_MAX_WAIT, else raise
   `RateLimited` at once, saying when Spotify will take requests again;
-- 5xx, timeouts, dropped connections and broken JSON: retry with doubling backoff,
-  WRAPPED_SPOTIFY_RETRIES times, then raise `SpotifyUnavailable`;
+- 5xx, timeouts, dropped connections and broken JSON: retry with doubling backoff;
+- either way at most 1 + WRAPPED_SPOTIFY_RETRIES tries, then `RateLimited` or
+  `SpotifyUnavailable`;
 - 401 raises `AccessTokenRejected` (the caller refreshes), 404 `NotFound`, other 4xx
-  `SpotifyRefused`.
+  `SpotifyRefused`, and the token endpoint's ``invalid_grant`` `ReauthNeeded`; none of
+  them is retried.
 
 A pacer keeps the whole app under WRAPPED_SPOTIFY_REQUESTS_PER_SECOND.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import quote
 
 import requests
-import spotipy  # type: ignore[import-untyped]
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.retry import GaveUp, RetryPolicy, Sleep, retrying
 from weekly_wrapped.sources.spotify.errors import (
     AccessTokenRejected,
     NotFound,
@@ -39,30 +39,16 @@ from weekly_wrapped.sources.spotify.errors import (
     SpotifyUnavailable,
 )
 
-log = logging.getLogger(__name__)
-# spotipy logs request headers (the bearer token) and whole answers at DEBUG, and every
-# HTTP error at ERROR; this client reports each failure itself, without secrets.
-logging.getLogger("spotipy").setLevel(logging.CRITICAL)
-
-T = TypeVar("T")
 Clock = Callable[[], datetime]
 Json = dict[str, Any]
+Answer = tuple[requests.Response, Json | None]
+"""A response Spotify gave, and its body when that is a JSON object."""
 _DEFAULT_RETRY_AFTER_S = 5
-_MAX_RATE_LIMIT_WAITS = 3
+_MAX_BACKOFF_S = 30.0
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class _Flaky(Exception):
-    """A failure worth retrying after a backoff."""
-
-
-class _RetryAfter(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"429, Retry-After {seconds:g} s")
-        self.seconds = seconds
 
 
 class Pacer:
@@ -83,51 +69,6 @@ class Pacer:
             self._sleep(slot - now)
 
 
-@dataclass
-class Policy:
-    """The bounded retry policy every Spotify request follows."""
-
-    max_wait_s: float
-    retries: int
-    backoff_s: float
-    sleep: Callable[[float], None]
-    clock: Clock
-
-    def run(self, attempt: Callable[[], T], what: str) -> T:
-        failures, waits = 0, 0
-        while True:
-            try:
-                return attempt()
-            except _RetryAfter as exc:
-                waits += 1
-                if exc.seconds > self.max_wait_s or waits > _MAX_RATE_LIMIT_WAITS:
-                    raise self._rate_limited(exc.seconds, what, waits) from None
-                log.info("%s: rate limited, waiting %.0f s as Spotify asks", what, exc.seconds)
-                self.sleep(exc.seconds)
-            except _Flaky as exc:
-                failures += 1
-                if failures > self.retries:
-                    raise SpotifyUnavailable(
-                        f"{what} failed {failures} times, the last with: {exc}"
-                    ) from None
-                delay = self.backoff_s * 2 ** (failures - 1)
-                log.info("%s failed (%s); retry %d in %.2f s", what, exc, failures, delay)
-                self.sleep(delay)
-
-    def _rate_limited(self, seconds: float, what: str, waits: int) -> RateLimited:
-        retry_at = self.clock() + timedelta(seconds=seconds)
-        why = (
-            f"longer than WRAPPED_SPOTIFY_MAX_WAIT ({self.max_wait_s:g} s)"
-            if seconds > self.max_wait_s
-            else f"the {waits}th time in a row"
-        )
-        return RateLimited(
-            f"{what}: Spotify asks to wait {describe_wait(seconds)} "
-            f"(until {retry_at:%Y-%m-%d %H:%M} UTC), {why}",
-            retry_at=retry_at,
-        )
-
-
 def describe_wait(seconds: float) -> str:
     """7200 → "2 h 0 min"; 90 → "1 min 30 s"."""
     whole = int(seconds)
@@ -145,16 +86,22 @@ class SpotifyClient:
         self,
         settings: Settings,
         *,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep | None = None,
         clock: Clock = utcnow,
         backoff_s: float = 0.5,
     ) -> None:
         self.settings = settings
-        self.policy = Policy(
-            settings.spotify_max_wait, settings.spotify_retries, backoff_s, sleep, clock
+        self.policy = RetryPolicy(
+            attempts=1 + settings.spotify_retries,
+            first_backoff_s=backoff_s,
+            max_backoff_s=_MAX_BACKOFF_S,
+            max_wait_s=settings.spotify_max_wait,
+            sleep=sleep,
         )
-        self.pacer = Pacer(settings.spotify_requests_per_second, sleep)
+        self.clock = clock
+        self.pacer = Pacer(settings.spotify_requests_per_second, sleep or time.sleep)
         self.requests_sent = 0
+        self._api_url = settings.spotify_api_url.rstrip("/")
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
@@ -162,67 +109,42 @@ class SpotifyClient:
     # --- the Web API ---------------------------------------------------------------
 
     def me(self, access_token: str) -> Json:
-        return self._api(access_token, lambda sp: sp.me(), "reading the profile")
+        return self._get(access_token, "/me", {}, "reading the profile")
 
     def recently_played(self, access_token: str, after_ms: int | None, limit: int = 50) -> Json:
-        return self._api(
-            access_token,
-            lambda sp: sp.current_user_recently_played(limit=limit, after=after_ms),
-            "fetching recently played",
-        )
+        query = {"limit": limit} if after_ms is None else {"limit": limit, "after": after_ms}
+        path = "/me/player/recently-played"
+        return self._get(access_token, path, query, "fetching recently played")
 
     def search(self, access_token: str, query: str, kind: str, limit: int = 10) -> Json:
-        return self._api(
-            access_token,
-            lambda sp: sp.search(q=query, type=kind, limit=limit),
-            f"searching {kind}s",
-        )
+        wanted = {"q": query, "type": kind, "limit": limit}
+        return self._get(access_token, "/search", wanted, f"searching {kind}s")
 
     def track(self, access_token: str, spotify_id: str) -> Json:
-        return self._api(
-            access_token, lambda sp: sp.track(spotify_id), f"reading track {spotify_id}"
-        )
+        return self._item(access_token, "track", spotify_id)
 
     def artist(self, access_token: str, spotify_id: str) -> Json:
-        return self._api(
-            access_token, lambda sp: sp.artist(spotify_id), f"reading artist {spotify_id}"
-        )
+        return self._item(access_token, "artist", spotify_id)
 
     def album(self, access_token: str, spotify_id: str) -> Json:
-        return self._api(
-            access_token, lambda sp: sp.album(spotify_id), f"reading album {spotify_id}"
-        )
+        return self._item(access_token, "album", spotify_id)
 
-    def _api(self, access_token: str, call: Callable[[Any], Any], what: str) -> Json:
-        def attempt() -> Json:
+    def _item(self, access_token: str, kind: str, spotify_id: str) -> Json:
+        path = f"/{kind}s/{quote(spotify_id, safe='')}"
+        return self._get(access_token, path, {}, f"reading {kind} {spotify_id}")
+
+    def _get(self, access_token: str, path: str, query: Mapping[str, Any], what: str) -> Json:
+        url = self._api_url + path
+        headers = {"Authorization": f"Bearer {access_token}"}
+
+        def attempt() -> Answer:
             self.pacer.wait()
-            self._count()
-            client = self._spotipy()
-            client.set_auth(access_token)
-            try:
-                return _json_object(call(client))
-            except spotipy.SpotifyException as exc:
-                raise _classify(exc.http_status, exc.headers or {}, str(exc.msg)) from None
-            except requests.RequestException as exc:
-                raise _Flaky(type(exc).__name__) from None
+            return self._send("GET", url, params=query, headers=headers)
 
-        return self.policy.run(attempt, what)
-
-    def _spotipy(self) -> Any:
-        client = getattr(self._local, "spotipy", None)
-        if client is None:
-            # Our own session: spotipy then mounts no retrying adapter, and a 429's
-            # exception keeps its headers (Retry-After).
-            client = spotipy.Spotify(
-                requests_session=self._session(),
-                retries=0,
-                status_retries=0,
-                backoff_factor=0,
-                requests_timeout=self.settings.spotify_request_timeout,
-            )
-            client.prefix = self.settings.spotify_api_url.rstrip("/") + "/"
-            self._local.spotipy = client
-        return client
+        response, body = self._retrying(attempt, what)
+        if body is not None and response.status_code == 200:
+            return body
+        raise _api_refusal(response.status_code, _reason(body, response))
 
     # --- the accounts service --------------------------------------------------------
 
@@ -234,19 +156,60 @@ class SpotifyClient:
         if secret is not None:
             auth = (form.get("client_id", ""), secret.get_secret_value())
 
-        def attempt() -> Json:
-            self._count()
-            try:
-                response = self._session().post(
-                    url, data=dict(form), auth=auth, timeout=self.settings.spotify_request_timeout
-                )
-            except requests.RequestException as exc:
-                raise _Flaky(type(exc).__name__) from None
-            return _token_answer(response)
+        def attempt() -> Answer:
+            return self._send("POST", url, data=dict(form), auth=auth)
 
-        return self.policy.run(attempt, "asking Spotify for a token")
+        response, body = self._retrying(attempt, "asking Spotify for a token")
+        if body is not None and response.status_code == 200:
+            return body
+        raise _token_refusal(body, response)
 
     # --- plumbing --------------------------------------------------------------------
+
+    def _send(self, method: str, url: str, **options: Any) -> Answer:
+        """One request; what is worth another try is raised as a transient error."""
+        self._count()
+        timeout = self.settings.spotify_request_timeout
+        try:
+            response = self._session().request(method, url, timeout=timeout, **options)
+        except requests.RequestException as exc:
+            raise SpotifyUnavailable(type(exc).__name__) from None
+        status = response.status_code
+        if status == 429:
+            seconds = retry_after_s(response.headers.get("Retry-After"))
+            raise RateLimited(
+                f"429, Retry-After {seconds:g} s",
+                retry_at=self.clock() + timedelta(seconds=seconds),
+                retry_after=seconds,
+            )
+        if status >= 500:
+            raise SpotifyUnavailable(f"HTTP {status}")
+        body = _json_object(response)
+        if status == 200 and body is None:
+            raise SpotifyUnavailable("the answer was not a JSON object")
+        return response, body
+
+    def _retrying(self, attempt: Callable[[], Answer], what: str) -> Answer:
+        return retrying(attempt, self.policy, what, give_up=lambda stop: self._gave_up(stop, what))
+
+    def _gave_up(self, stop: GaveUp, what: str) -> WrappedError:
+        if not isinstance(stop.error, RateLimited):
+            return SpotifyUnavailable(
+                f"{what} failed {stop.tries} times, the last with: {stop.error}"
+            )
+        seconds = stop.error.retry_after or 0.0
+        retry_at = self.clock() + timedelta(seconds=seconds)
+        why = (
+            f"longer than WRAPPED_SPOTIFY_MAX_WAIT ({self.policy.max_wait_s:g} s)"
+            if stop.bound == "max_wait"
+            else f"still rate limited after {stop.tries} tries"
+        )
+        return RateLimited(
+            f"{what}: Spotify asks to wait {describe_wait(seconds)} "
+            f"(until {retry_at:%Y-%m-%d %H:%M} UTC), {why}",
+            retry_at=retry_at,
+            retry_after=seconds,
+        )
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -268,47 +231,35 @@ class SpotifyClient:
             session.close()
 
 
-def _json_object(result: Any) -> Json:
-    # spotipy answers None when the body is not JSON.
-    if not isinstance(result, dict):
-        raise _Flaky("the answer was not a JSON object")
-    return result
-
-
-def _classify(status: int, headers: Mapping[str, str], message: str) -> Exception:
-    if status == 429:
-        return _RetryAfter(retry_after_s(headers.get("Retry-After")))
-    if status >= 500 or status < 0:
-        return _Flaky(f"HTTP {status}")
-    if status == 401:
-        return AccessTokenRejected(f"Spotify refused the access token: {_last_line(message)}")
-    if status == 404:
-        return NotFound(f"Spotify has no such item: {_last_line(message)}")
-    return SpotifyRefused(f"Spotify refused the request (HTTP {status}): {_last_line(message)}")
-
-
-def _last_line(message: str) -> str:
-    # spotipy puts the URL on the first line; the reason is on the last.
-    return message.strip().splitlines()[-1].strip() if message.strip() else "no reason given"
-
-
-def _token_answer(response: requests.Response) -> Json:
-    if response.status_code == 200:
-        try:
-            return _json_object(response.json())
-        except ValueError:
-            raise _Flaky("the token answer was not JSON") from None
-    if response.status_code == 429 or response.status_code >= 500:
-        raise _classify(response.status_code, response.headers, "")
-    raise _token_refusal(response)
-
-
-def _token_refusal(response: requests.Response) -> WrappedError:
+def _json_object(response: requests.Response) -> Json | None:
     try:
         body = response.json()
-        error, description = str(body.get("error")), str(body.get("error_description") or "")
-    except (ValueError, AttributeError):
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _reason(body: Json | None, response: requests.Response) -> str:
+    """The message of a Web API error answer: ``{"error": {"status", "message"}}``."""
+    error = (body or {}).get("error")
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])[:300]
+    return response.text.strip()[:300] or "no reason given"
+
+
+def _api_refusal(status: int, reason: str) -> WrappedError:
+    if status == 401:
+        return AccessTokenRejected(f"Spotify refused the access token: {reason}")
+    if status == 404:
+        return NotFound(f"Spotify has no such item: {reason}")
+    return SpotifyRefused(f"Spotify refused the request (HTTP {status}): {reason}")
+
+
+def _token_refusal(body: Json | None, response: requests.Response) -> WrappedError:
+    if body is None:
         error, description = "unknown", response.text[:200]
+    else:
+        error, description = str(body.get("error")), str(body.get("error_description") or "")
     if error == "invalid_grant":
         return ReauthNeeded(f"Spotify no longer accepts this grant: {description or error}")
     if error == "invalid_client":

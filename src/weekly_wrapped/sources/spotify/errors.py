@@ -22,10 +22,12 @@ class SpotifyUnavailable(TransientError):
 
 
 class RateLimited(TransientError):
-    """Spotify asked us to wait (429) longer than WRAPPED_SPOTIFY_MAX_WAIT."""
+    """Spotify asked us to wait (429): waited out when short, else raised saying until when."""
 
-    def __init__(self, message: str, *, retry_at: datetime) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, *, retry_at: datetime, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
         self.retry_at = retry_at
 
 

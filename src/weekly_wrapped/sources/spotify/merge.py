@@ -23,7 +23,6 @@ from sqlalchemy import (
 from weekly_wrapped.processing.transform import AlbumRow, ArtistRow, BridgeRow, Rows
 from weekly_wrapped.sources.spotify.backlog import FOUND
 from weekly_wrapped.sources.spotify.parse import CatalogTrack
-from weekly_wrapped.sources.spotify.state import upsert
 from weekly_wrapped.warehouse.schema import (
     bridge_track_artist,
     dim_album,
@@ -33,6 +32,7 @@ from weekly_wrapped.warehouse.schema import (
     fact_play_merged,
     spotify_lookup,
 )
+from weekly_wrapped.warehouse.upsert import upsert
 from weekly_wrapped.warehouse.writer import write_dimensions
 
 FACTS = (fact_play, fact_play_merged)

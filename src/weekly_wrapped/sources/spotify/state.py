@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import (
@@ -19,19 +17,12 @@ from weekly_wrapped.warehouse.schema import (
     oauth_token,
     poll_backoff,
 )
+from weekly_wrapped.warehouse.upsert import upsert
 
 SOURCE = "api"
 """The `ingest_cursor.source` (and PlayEvent source) of the Spotify poller."""
 RECONNECT = "reconnect"
 """The delivery channel of the "please reconnect" email."""
-
-
-def upsert(conn: Connection, table: Table, values: dict[str, Any], keys: Sequence[str]) -> None:
-    """Insert a row, or update every other column of the row with the same `keys`."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(values)
-    changes = {name: statement.excluded[name] for name in values if name not in keys}
-    conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes))
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from sqlalchemy import Connection, select
 from weekly_wrapped import keys
 from weekly_wrapped.config import Settings
 from weekly_wrapped.sources.spotify.errors import LOGIN_HINT, TokenUnreadable
-from weekly_wrapped.sources.spotify.state import upsert
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import oauth_token
+from weekly_wrapped.warehouse.upsert import upsert
 
 REFRESH_MARGIN = timedelta(seconds=60)
 """Refresh this long before expiry, so a token never runs out mid-request."""
