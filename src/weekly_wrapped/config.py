@@ -181,6 +181,19 @@ class Settings(BaseSettings):
             self.outbox_dir = self.data_dir / "outbox"
         return self
 
+    @model_validator(mode="after")
+    def _check_transport(self) -> Settings:
+        """Refuse a bus and processor that can never work together.
+
+        Combinations that could but are not built yet pass here; `open_bus` says so.
+        """
+        if self.engine == "spark" and self.bus == "local":
+            raise ValueError(
+                "WRAPPED_ENGINE=spark needs WRAPPED_BUS=kafka (the Spark job reads its plays "
+                "from Kafka), not WRAPPED_BUS=local"
+            )
+        return self
+
     @property
     def db_url(self) -> str:
         """The database URL, always set once validated."""
@@ -193,11 +206,15 @@ def load_settings(**overrides: object) -> Settings:
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"WRAPPED_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One validation problem: the variable and what is wrong, or the whole check's message."""
+    if not loc:  # a check of several settings at once names them itself
+        return message.removeprefix("Value error, ")
+    return f"WRAPPED_{'_'.join(str(p) for p in loc).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)

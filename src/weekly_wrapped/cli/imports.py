@@ -40,8 +40,11 @@ PathsArgument = Annotated[
 @app.command("import")
 def import_export(paths: PathsArgument, user: UserOption) -> None:
     """Import your Spotify privacy export: every play once, however often you run it."""
+    from weekly_wrapped.bus.factory import open_bus
+
     settings = get_settings()
     engine = open_engine(settings)
+    bus = open_bus(engine, settings)
     try:
         with ImportBar(err) as bar:
             summary = imports.import_export(
@@ -55,6 +58,7 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
                 archive_limits=ArchiveLimits(
                     settings.import_max_archive_bytes, settings.import_max_archive_entries
                 ),
+                bus=bus,
             )
     except KeyboardInterrupt:
         err.print("Interrupted. Run the same command again to finish the import.")

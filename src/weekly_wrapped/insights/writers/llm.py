@@ -43,7 +43,6 @@ MIN_REQUEST_S = 1.0
 """A request with less time than this left before the deadline is not worth sending."""
 CHARS_PER_TOKEN = 4
 """A rough, cautious estimate for text we have not been told the token count of."""
-EXTRA_HINT = "Install the LLM extra: pip install 'weekly-wrapped[llm]'."
 
 
 # --- what the model fills in ------------------------------------------------------------
@@ -118,12 +117,6 @@ class BudgetSpent(WriterError, TransientError):
 
 class WriterNotConfigured(ConfigError):
     """An LLM writer is chosen, but a setting it needs is missing."""
-
-
-class LlmExtraMissing(ConfigError):
-    """The LLM SDKs are an optional extra, and they are not installed."""
-
-    hint = EXTRA_HINT
 
 
 def failed(error: WriterError, attempts: int, grounding: GroundingResult | None) -> WriterError:

@@ -12,18 +12,17 @@ seconds and never past the story's deadline.
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
 from weekly_wrapped.config import Settings
+from weekly_wrapped.extras import require
 from weekly_wrapped.insights.recommend import ResolverFactory
 from weekly_wrapped.insights.writers.llm import (
     MIN_REQUEST_S,
     Completion,
-    LlmExtraMissing,
     LlmWriter,
     StoryDraft,
     TokenBudget,
@@ -42,12 +41,7 @@ MAX_BACKOFF_S = 4.0
 
 
 def _sdk() -> Any:
-    try:
-        return importlib.import_module("openai")
-    except ImportError:
-        raise LlmExtraMissing(
-            "WRAPPED_WRITER=openai needs the openai SDK, which is not installed"
-        ) from None
+    return require("llm", "openai", needed_by="WRAPPED_WRITER=openai")
 
 
 def strict_schema() -> dict[str, Any]:
