@@ -217,6 +217,19 @@ class Settings(BaseSettings):
             self.outbox_dir = self.data_dir / "outbox"
         return self
 
+    @model_validator(mode="after")
+    def _check_transport(self) -> Settings:
+        """Refuse a bus and processor that can never work together.
+
+        Combinations that could but are not built yet pass here; `open_bus` says so.
+        """
+        if self.engine == "spark" and self.bus == "local":
+            raise ValueError(
+                "WRAPPED_ENGINE=spark needs WRAPPED_BUS=kafka (the Spark job reads its plays "
+                "from Kafka), not WRAPPED_BUS=local"
+            )
+        return self
+
     @property
     def db_url(self) -> str:
         """The database URL, always set once validated."""
@@ -232,12 +245,16 @@ def load_settings(**overrides: object) -> Settings:
         errors = exc.errors()
         if [err["loc"] for err in errors] == [("secret_key",)]:
             raise InvalidSecretKey(f"WRAPPED_SECRET_KEY {NOT_A_FERNET_KEY}") from None
-        problems = "; ".join(
-            f"WRAPPED_{'_'.join(str(p) for p in err['loc']).upper()}: "
-            f"{err['msg'].removeprefix('Value error, ')}"
-            for err in errors
-        )
+        problems = "; ".join(_problem(err["loc"], err["msg"]) for err in errors)
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def _problem(loc: tuple[int | str, ...], message: str) -> str:
+    """One validation problem: the variable and what is wrong, or the whole check's message."""
+    message = message.removeprefix("Value error, ")
+    if not loc:  # a check of several settings at once names them itself
+        return message
+    return f"WRAPPED_{'_'.join(str(p) for p in loc).upper()}: {message}"
 
 
 @lru_cache(maxsize=1)

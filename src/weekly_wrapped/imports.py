@@ -1,10 +1,13 @@
 """Importing a Spotify privacy export into the warehouse: every file, once, resumably.
 
-Each history file is read as a stream and committed in batches of about
-`commit_rows` rows, each batch together with the file's progress in the
-`import_job` record: readers and other commands never wait long for the
-database, and an interrupted import run again skips the rows already done and
-finishes the job without counting anything twice. Rows already in the
+Each history file is read as a stream, its plays published to the bus, and its
+progress recorded in the `import_job` record every `commit_rows` rows, once the
+bus has acknowledged every play before that point. The local bus writes in the
+same transaction as the progress, so plays and progress commit together; a bus
+that delivers elsewhere (Kafka) acknowledges first, and the progress follows.
+Readers and other commands never wait long for the database, and an
+interrupted import run again skips the rows already done and finishes the job
+without counting anything twice. Rows already in the
 warehouse are found by event id before they are even validated, so importing
 the same files again writes nothing and takes a fraction of the time. One
 import per user runs at a time.
@@ -24,8 +27,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
+from weekly_wrapped.bus import Bus, acknowledged
+from weekly_wrapped.bus.factory import local_bus
 from weekly_wrapped.errors import ImportFileError
-from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
+from weekly_wrapped.processing.embedded import cyclic_gc_paused
 from weekly_wrapped.processing.transform import SPOTIFY_BEGAN
 from weekly_wrapped.sources.export import (
     Candidate,
@@ -42,7 +47,7 @@ from weekly_wrapped.sources.export_files import (
 )
 from weekly_wrapped.sources.json_array import JsonArrayReader, NotAnArray
 from weekly_wrapped.warehouse import import_jobs, queries, users
-from weekly_wrapped.warehouse.writer import write_quarantine
+from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
 
 REFUSED = "refused: dated before 2006 or in the future (in quarantine)"
 COMMIT_ROWS = 20_000
@@ -162,10 +167,12 @@ def import_export(
     max_future_skew: timedelta = timedelta(minutes=5),
     progress: ImportProgress | None = None,
     archive_limits: ArchiveLimits = DEFAULT_LIMITS,
+    bus: Bus | None = None,
 ) -> ImportSummary:
     """Import a privacy export (zips, folders or files) for a user; see the module docs.
 
-    Raises `ImportRunning` at once while another import for the user runs.
+    Plays go to `bus`; by default, the local bus. Raises `ImportRunning` at once
+    while another import for the user runs.
     """
     with engine.connect() as conn:
         person = users.get_user(conn, user_key)
@@ -180,10 +187,17 @@ def import_export(
         files = [f for f in found if f.skipped is None]
         if progress is not None:
             progress.found(files)
-        processor = EmbeddedProcessor(
-            engine, batch_size=batch_size, max_future_skew=max_future_skew
+        bus = bus or local_bus(engine, batch_size=batch_size, max_future_skew=max_future_skew)
+        loader = _Loader(
+            engine,
+            bus,
+            user_key,
+            job.job_id,
+            progress,
+            batch_size=batch_size,
+            commit_rows=commit_rows,
+            max_future_skew=max_future_skew,
         )
-        loader = _Loader(processor, user_key, job.job_id, commit_rows, progress)
         earlier = {
             (f["name"], f["fingerprint"]): FileOutcome.from_record(f) for f in job.files_done
         }
@@ -263,20 +277,27 @@ class _FileRun:
 
 
 class _Loader:
-    """Loads one file at a time, committing its rows in batches with its job record."""
+    """Loads one file at a time, recording its progress after each `commit_rows` rows."""
 
     def __init__(
         self,
-        processor: EmbeddedProcessor,
+        engine: Engine,
+        bus: Bus,
         user_key: int,
         job_id: int,
-        commit_rows: int,
         progress: ImportProgress | None,
+        *,
+        batch_size: int,
+        commit_rows: int,
+        max_future_skew: timedelta,
     ) -> None:
-        self.processor = processor
+        self.engine = engine
+        self.batch_size = batch_size
+        self.commit_rows = commit_rows
+        self.max_future_skew = max_future_skew
+        self.bus = bus
         self.user_key = user_key
         self.job_id = job_id
-        self.commit_rows = commit_rows
         self.progress = progress
 
     def load_or_skip(self, file: ExportFile, earlier: FileOutcome | None) -> FileOutcome | None:
@@ -291,7 +312,7 @@ class _Loader:
             self.progress.started(file)
         run = _FileRun.of(file, earlier)
         try:
-            with cyclic_gc_paused(), self.processor.engine.connect() as conn:
+            with cyclic_gc_paused(), self.engine.connect() as conn:
                 if not self._load(conn, file, run):
                     return None
         except NotAnArray:
@@ -310,7 +331,7 @@ class _Loader:
         return outcome
 
     def _load(self, conn: Connection, file: ExportFile, run: _FileRun) -> bool:
-        batch = self.processor.batch_size
+        batch = self.batch_size
         for elements in self._elements(file):
             if run.export is None:
                 run.export = self._rows_of(file, elements[0])
@@ -333,7 +354,7 @@ class _Loader:
         return True
 
     def _commit(self, conn: Connection, run: _FileRun, *, finished: bool) -> None:
-        """Write what is pending and commit it with the file's progress."""
+        """Publish what is pending, then record the file's progress and commit."""
         if run.export is not None:
             self._write(conn, run.export, run.pending, run.outcome)
             run.pending = []
@@ -371,16 +392,19 @@ class _Loader:
         candidates: Sequence[Candidate],
         outcome: FileOutcome,
     ) -> None:
+        """Publish the candidates not yet in the warehouse; raise unless the bus takes all."""
         known = queries.known_play_ids(conn, [c.event_id for c in candidates])
         fresh = [c for c in candidates if c.event_id not in known]
-        result = self.processor.write_new(conn, export.events(fresh))
+        events = export.events(fresh)
+        ack = acknowledged(self.bus.in_transaction(conn).publish(events), len(events))
         write_quarantine(conn, export.take_rejected(), stage="import")
+        result = ack.written or WriteResult(received=ack.accepted)
         outcome.added += result.inserted
         outcome.duplicates += len(candidates) - len(fresh) + result.duplicates
         outcome.merged += result.merged
         if result.quarantined:
             outcome.skipped[REFUSED] += result.quarantined
-        _widen_dates(outcome, candidates, self.processor.max_future_skew)
+        _widen_dates(outcome, candidates, self.max_future_skew)
 
 
 def _widen_dates(

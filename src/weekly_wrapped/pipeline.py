@@ -1,38 +1,19 @@
-"""Wiring: builds the configured bus and runs sources through it."""
+"""Runs the synthetic source through the configured bus (`bus.factory` builds it)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from weekly_wrapped.bus import Bus
-from weekly_wrapped.bus.local import LocalBus
+from weekly_wrapped.bus import Bus, acknowledged
+from weekly_wrapped.bus.factory import open_bus
 from weekly_wrapped.config import Settings
-from weekly_wrapped.errors import ConfigError
-from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.sources import synthetic
 from weekly_wrapped.warehouse import users
 from weekly_wrapped.warehouse.writer import WriteResult
-
-
-def open_bus(engine: Engine, settings: Settings) -> Bus:
-    """The bus `WRAPPED_BUS` names, feeding the processor `WRAPPED_ENGINE` names."""
-    if settings.bus != "local" or settings.engine != "embedded":
-        raise ConfigError(
-            f"WRAPPED_BUS={settings.bus} with WRAPPED_ENGINE={settings.engine} is not available "
-            "in this version",
-            hint="Use WRAPPED_BUS=local and WRAPPED_ENGINE=embedded (the defaults).",
-        )
-    processor = EmbeddedProcessor(
-        engine,
-        batch_size=settings.batch_size,
-        max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-    )
-    return LocalBus(processor)
 
 
 def generate(
@@ -44,8 +25,12 @@ def generate(
     seed: int,
     source: Literal["manual", "api"] = "manual",
     console: Console | None = None,
+    bus: Bus | None = None,
 ) -> WriteResult:
-    """Generate synthetic listening for a user and publish it to the bus."""
+    """Generate synthetic listening for a user and publish it to the bus (the configured one).
+
+    Returns what the processor wrote; with a bus that only delivers, only `received`.
+    """
     with engine.connect() as conn:
         person = users.get_user(conn, user_key)
     plays = list(
@@ -53,7 +38,7 @@ def generate(
             user_key, weeks=weeks, seed=seed, timezone=person.timezone, source=source
         )
     )
-    bus = open_bus(engine, settings)
+    bus = bus or open_bus(engine, settings)
     total = WriteResult()
     with Progress(
         TextColumn("loading plays"),
@@ -67,6 +52,7 @@ def generate(
         task = progress.add_task("plays", total=len(plays))
         for start in range(0, len(plays), settings.batch_size):
             batch = plays[start : start + settings.batch_size]
-            total += bus.publish(batch)
+            ack = acknowledged(bus.publish(batch), len(batch))
+            total += ack.written or WriteResult(received=ack.accepted)
             progress.advance(task, len(batch))
     return total

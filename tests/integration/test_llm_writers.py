@@ -319,4 +319,6 @@ def test_without_the_llm_extra_the_writer_says_how_to_install_it(
     monkeypatch.setitem(sys.modules, sdk, None)
     writer = writer_for(llm.configure(tmp_path))
     assert isinstance(writer, UnavailableWriter)
-    assert "pip install 'weekly-wrapped[llm]'" in str(writer.error.hint)
+    assert str(writer.error).endswith(
+        f"needs {sdk}, which is not installed: pip install 'weekly-wrapped[llm]'"
+    )

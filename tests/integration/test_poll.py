@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from tests.fakes.spotify import FakeSpotify, ManualClock
 from tests.fakes.spotify.harness import log_in, spotify_settings
+from weekly_wrapped.bus import Ack
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import TransientError
 from weekly_wrapped.events import PlayEvent
@@ -25,7 +26,6 @@ from weekly_wrapped.warehouse.schema import (
     ingest_cursor,
     quarantine,
 )
-from weekly_wrapped.warehouse.writer import WriteResult
 
 DAY = datetime(2026, 11, 16, tzinfo=UTC)
 
@@ -137,8 +137,11 @@ def test_polling_hourly_through_a_heavy_hour_records_a_coverage_gap(
 class RefusingBus:
     """A bus that is down."""
 
-    def publish(self, events: Iterable[PlayEvent]) -> WriteResult:
+    def publish(self, events: Iterable[PlayEvent]) -> Ack:
         raise TransientError("the bus is unavailable")
+
+    def in_transaction(self, conn: Connection) -> RefusingBus:
+        return self
 
 
 def test_the_cursor_moves_only_after_the_bus_accepts(

@@ -8,21 +8,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from tests.fakes.spotify import FakeSpotify, ManualClock
 from tests.fakes.spotify.harness import log_in, spotify_settings
-from weekly_wrapped.bus import Bus
+from weekly_wrapped.bus import Ack, Bus
+from weekly_wrapped.bus.factory import open_bus
 from weekly_wrapped.config import Settings
 from weekly_wrapped.events import PlayEvent
-from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller, PollOutcome
 from weekly_wrapped.sources.spotify.tokens import cipher, load_tokens
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import dim_user, fact_play, poll_backoff
 from weekly_wrapped.warehouse.users import get_user
-from weekly_wrapped.warehouse.writer import WriteResult
 
 NOW = datetime(2026, 11, 18, 20, 0, tzinfo=UTC)
 RECENT = "/v1/me/player/recently-played"
@@ -262,11 +261,14 @@ class PickyBus:
     def __init__(self, inner: Bus, user_key: int) -> None:
         self.inner, self.user_key = inner, user_key
 
-    def publish(self, events: Iterable[PlayEvent]) -> WriteResult:
+    def publish(self, events: Iterable[PlayEvent]) -> Ack:
         batch = list(events)
         if any(event.user_id == self.user_key for event in batch):
             raise RuntimeError(f"cannot take the plays of user {self.user_key}")
         return self.inner.publish(batch)
+
+    def in_transaction(self, conn: Connection) -> Bus:
+        return PickyBus(self.inner.in_transaction(conn), self.user_key)
 
 
 def test_plays_one_user_cannot_store_hold_up_nobody_else(

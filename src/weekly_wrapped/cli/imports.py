@@ -41,11 +41,13 @@ PathsArgument = Annotated[
 def import_export(paths: PathsArgument, user: UserOption) -> None:
     """Import your Spotify privacy export: every play once, however often you run it."""
     from weekly_wrapped import imports
+    from weekly_wrapped.bus.factory import open_bus
     from weekly_wrapped.sources.export_files import ArchiveLimits
     from weekly_wrapped.sources.json_array import BrokenJson
 
     settings = get_settings()
     engine = open_engine(settings)
+    bus = open_bus(engine, settings)
     try:
         with ImportBar(err) as bar:
             summary = imports.import_export(
@@ -59,6 +61,7 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
                 archive_limits=ArchiveLimits(
                     settings.import_max_archive_bytes, settings.import_max_archive_entries
                 ),
+                bus=bus,
             )
     except KeyboardInterrupt:
         err.print("Interrupted. Run the same command again to finish the import.")

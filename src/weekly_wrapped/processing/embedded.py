@@ -2,6 +2,13 @@
 
 Each batch: decode and validate, drop plays already stored (by event id), transform,
 match plays that another source also reported (`processing.dedupe`), then write.
+
+One writer per user at a time: two processes matching the same user's plays at
+once (a poll and an import) would each miss the other's new plays and store a
+listen twice. On PostgreSQL each batch's transaction takes a lock per user in it
+(`pg_advisory_xact_lock`, in user order, so two batches never deadlock) before
+it reads anything it matches against; the lock ends with the transaction.
+SQLite needs none: it lets one writer in at a time already.
 """
 
 from __future__ import annotations
@@ -11,13 +18,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
 from weekly_wrapped.errors import InvalidEvent
 from weekly_wrapped.events import PlayEvent, parse_event
 from weekly_wrapped.processing import dedupe
+from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink
 from weekly_wrapped.processing.transform import (
     Context,
     PlayRow,
@@ -35,10 +42,11 @@ from weekly_wrapped.warehouse.writer import (
     write_dimensions,
     write_merged,
     write_plays,
-    write_quarantine,
 )
 
-Message = PlayEvent | bytes | str | dict[str, Any]
+_WRITER_LOCK_SPACE = 0x57525057
+"""The first key of the per-user writer locks on PostgreSQL ("WRPW"); the second is the user.
+Not the import lock's space: an import holds that one while its batches take this one."""
 
 
 def decode(messages: Iterable[Message]) -> tuple[list[PlayEvent], list[Rejected]]:
@@ -65,10 +73,12 @@ class EmbeddedProcessor:
         *,
         batch_size: int = 5000,
         max_future_skew: timedelta = timedelta(minutes=5),
+        rejects: RejectSink | None = None,
     ) -> None:
         self.engine = engine
         self.batch_size = batch_size
         self.max_future_skew = max_future_skew
+        self.rejects = rejects or QuarantineSink()
 
     def process(self, messages: Iterable[Message]) -> WriteResult:
         """Process any number of messages, in batches of `batch_size`."""
@@ -79,13 +89,14 @@ class EmbeddedProcessor:
         return total
 
     def process_batch(self, batch: Sequence[Message]) -> WriteResult:
-        """Validate, transform and write one batch atomically; bad events go to quarantine."""
+        """Validate, transform and write one batch atomically; bad events go to the sink."""
         with self.engine.begin() as conn:
             return self.write_batch(conn, batch)
 
     def write_batch(self, conn: Connection, batch: Sequence[Message]) -> WriteResult:
         """Like `process_batch`, inside the caller's transaction (an import writes a file at once)."""
         events, rejected = decode(batch)
+        lock_users(conn, {e.user_id for e in events})
         fresh = unseen(conn, events)
         result = self.write_new(conn, fresh, rejected)
         result.received = len(batch)
@@ -95,7 +106,10 @@ class EmbeddedProcessor:
     def write_new(
         self, conn: Connection, events: Sequence[PlayEvent], rejected: Sequence[Rejected] = ()
     ) -> WriteResult:
-        """Write events that `unseen` found new in this transaction; quarantine `rejected`."""
+        """Write events that `unseen` found new in this transaction; reject `rejected`.
+
+        The caller holds the lock of every user in `events` (`lock_users`).
+        """
         context = Context(
             timezones=queries.timezones(conn, (e.user_id for e in events)),
             previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
@@ -107,7 +121,7 @@ class EmbeddedProcessor:
         plan = plan_merges(conn, rows.plays)
         write_dimensions(conn, rows)
         added, conflicts = apply_merge_plan(conn, plan)
-        write_quarantine(conn, rows.rejected, stage="processor")
+        self.rejects.put(conn, rows.rejected, stage="processor")
         reestimate_neighbours(conn, [*plan.store, *plan.unstore])
         return WriteResult(
             received=len(events) + len(rejected),
@@ -116,6 +130,14 @@ class EmbeddedProcessor:
             merged=len(rows.plays) - added - conflicts,
             quarantined=len(rows.rejected),
         )
+
+
+def lock_users(conn: Connection, user_keys: Iterable[int]) -> None:
+    """Hold each user's writer lock until the transaction ends (PostgreSQL; see the module)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for user_key in sorted(set(user_keys)):
+        conn.execute(select(func.pg_advisory_xact_lock(_WRITER_LOCK_SPACE, user_key)))
 
 
 def unseen(conn: Connection, events: Sequence[PlayEvent]) -> list[PlayEvent]:

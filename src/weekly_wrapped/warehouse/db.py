@@ -22,6 +22,7 @@ from weekly_wrapped.errors import (
     WarehouseError,
     WarehouseUnavailable,
 )
+from weekly_wrapped.extras import require
 from weekly_wrapped.private_files import private_file
 
 if TYPE_CHECKING:
@@ -45,7 +46,8 @@ def connect(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) 
         if parsed.database and parsed.database != ":memory:":
             private_file(Path(parsed.database))  # SQLite gives its -wal and -shm files its mode
         return _sqlite_engine(url, round(busy_timeout_s * 1000), **kwargs)
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "psycopg":
+    if parsed.get_backend_name() == "postgresql":
+        require("postgres", "psycopg", needed_by="a postgresql WRAPPED_DATABASE_URL")
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 

@@ -14,10 +14,10 @@ import importlib
 from typing import Any
 
 from weekly_wrapped.config import Settings
+from weekly_wrapped.extras import require
 from weekly_wrapped.insights.recommend import ResolverFactory
 from weekly_wrapped.insights.writers.llm import (
     Completion,
-    LlmExtraMissing,
     LlmWriter,
     StoryDraft,
     TokenBudget,
@@ -35,12 +35,7 @@ API_VERSION = "v1beta"
 
 
 def _sdk() -> tuple[Any, Any, Any]:
-    try:
-        genai = importlib.import_module("google.genai")
-    except ImportError:
-        raise LlmExtraMissing(
-            "WRAPPED_WRITER=gemini needs the google-genai SDK, which is not installed"
-        ) from None
+    genai = require("llm", "google.genai", needed_by="WRAPPED_WRITER=gemini")
     return genai, genai.types, genai.errors
 
 

@@ -50,7 +50,6 @@ MAX_WAIT_S = 4.0
 """The longest wait between two requests, a Retry-After included: a story has a deadline."""
 CHARS_PER_TOKEN = 4
 """A rough, cautious estimate for text we have not been told the token count of."""
-EXTRA_HINT = "Install the LLM extra: pip install 'weekly-wrapped[llm]'."
 
 
 # --- what the model fills in ------------------------------------------------------------
@@ -125,12 +124,6 @@ class BudgetSpent(WriterError, TransientError):
 
 class WriterNotConfigured(ConfigError):
     """An LLM writer is chosen, but a setting it needs is missing."""
-
-
-class LlmExtraMissing(ConfigError):
-    """The LLM SDKs are an optional extra, and they are not installed."""
-
-    hint = EXTRA_HINT
 
 
 def failed(error: WriterError, attempts: int, grounding: GroundingResult | None) -> WriterError:

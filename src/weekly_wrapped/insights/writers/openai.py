@@ -12,16 +12,15 @@ it through the app's retry policy.
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 from urllib.parse import urlsplit
 
 from weekly_wrapped.config import Settings
+from weekly_wrapped.extras import require
 from weekly_wrapped.insights.recommend import ResolverFactory
 from weekly_wrapped.insights.writers.llm import (
     Completion,
-    LlmExtraMissing,
     LlmWriter,
     StoryDraft,
     TokenBudget,
@@ -40,12 +39,7 @@ LOCAL_KEY = "not-needed"
 
 
 def _sdk() -> Any:
-    try:
-        return importlib.import_module("openai")
-    except ImportError:
-        raise LlmExtraMissing(
-            "WRAPPED_WRITER=openai needs the openai SDK, which is not installed"
-        ) from None
+    return require("llm", "openai", needed_by="WRAPPED_WRITER=openai")
 
 
 def strict_schema() -> dict[str, Any]:

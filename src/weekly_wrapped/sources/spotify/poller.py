@@ -27,10 +27,10 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from weekly_wrapped.bus import Bus
+from weekly_wrapped.bus import Bus, acknowledged
+from weekly_wrapped.bus.factory import open_bus
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import TerminalError, WrappedError
-from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify import state
 from weekly_wrapped.sources.spotify.client import Clock, SpotifyClient, utcnow
 from weekly_wrapped.sources.spotify.errors import (
@@ -79,7 +79,7 @@ class PollOutcome:
 
 @dataclass
 class PollReport:
-    """One round: an outcome per user, and what the bus did with all their plays."""
+    """One round: an outcome per user, and what was written of all their plays."""
 
     outcomes: list[PollOutcome] = field(default_factory=list)
     stored: WriteResult = field(default_factory=WriteResult)
@@ -270,7 +270,8 @@ class Poller:
         events = [event for page, _ in pages for event in page.events]
         try:
             if events:
-                report.stored += self.bus.publish(events)
+                ack = acknowledged(self.bus.publish(events), len(events))
+                report.stored += ack.written or WriteResult(received=ack.accepted)
         except Exception as exc:
             if len(pages) > 1 and _one_users_fault(exc):
                 return [outcome for page in pages for outcome in self._store([page], report)]

@@ -1,0 +1,48 @@
+"""What every processor is: raw messages in, a write result out; rejects to a sink.
+
+The embedded processor is one; the Spark job will be another. A bus hands its
+batches to a `Processor` (`bus.factory.open_bus` chooses which), and a processor
+sends what it cannot take to the `RejectSink` it was given: the quarantine table
+by default, the dead-letter topic with Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
+
+Message = PlayEvent | bytes | str | dict[str, Any]
+"""A raw message on the bus: an event, or its JSON as text, bytes or a dict."""
+
+
+class Processor(Protocol):
+    """Validates, transforms and writes batches of messages to the warehouse."""
+
+    def process(self, messages: Iterable[Message]) -> WriteResult:
+        """Process messages in batches, each batch in a transaction of its own."""
+        ...
+
+    def write_batch(self, conn: Connection, batch: Sequence[Message]) -> WriteResult:
+        """Process one batch inside the caller's transaction."""
+        ...
+
+
+class RejectSink(Protocol):
+    """Where a processor sends the messages it rejects, each with its reason."""
+
+    def put(self, conn: Connection, rejected: Sequence[Rejected], *, stage: str) -> None:
+        """Keep `rejected`; `conn` is the batch's transaction, for a sink in the warehouse."""
+        ...
+
+
+class QuarantineSink:
+    """The quarantine table, written in the batch's transaction: each reject kept once."""
+
+    def put(self, conn: Connection, rejected: Sequence[Rejected], *, stage: str) -> None:
+        write_quarantine(conn, rejected, stage=stage)
