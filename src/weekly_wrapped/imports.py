@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine
 
 from weekly_wrapped.errors import ImportFileError
 from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
-from weekly_wrapped.processing.transform import SPOTIFY_BEGAN
+from weekly_wrapped.rows import SPOTIFY_BEGAN
 from weekly_wrapped.sources.export import (
     Candidate,
     ExportRows,

@@ -20,7 +20,7 @@ from tests.factories import episode, play
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.events import AlbumRef, PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
-from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.rows import Rejected
 from weekly_wrapped.warehouse import db, users
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import (

@@ -17,7 +17,7 @@ from weekly_wrapped.processing.dedupe import (
     spans_around,
     uncovered,
 )
-from weekly_wrapped.processing.transform import PlayRow
+from weekly_wrapped.rows import PlayRow
 
 T0 = datetime(2023, 3, 1, 21, 14, tzinfo=UTC)
 
