@@ -14,12 +14,12 @@ from sqlalchemy import Engine
 
 from weekly_wrapped.cli.app import app, err, open_engine, out, user_id
 from weekly_wrapped.config import Settings, get_settings
+from weekly_wrapped.delivery.reconnect import poll as run_poll
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.sources.spotify.enrich import EnrichReport, enrich
 from weekly_wrapped.sources.spotify.login import login as run_login
 from weekly_wrapped.sources.spotify.oauth import redirect_target
 from weekly_wrapped.sources.spotify.poller import PollOutcome, PollReport
-from weekly_wrapped.sources.spotify.poller import poll as run_poll
 from weekly_wrapped.warehouse import users
 
 OptionalUser = Annotated[

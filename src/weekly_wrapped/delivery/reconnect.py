@@ -1,31 +1,30 @@
 """The one "please reconnect Spotify" email a user gets when their grant lapses.
 
-It goes through the delivery ledger keyed by the week the grant lapsed, so however
-many polls notice the lapse, the user hears about it once.
+The poller (or the enricher) records the lapse and owes the email: a ``queued``
+row of the delivery ledger, keyed by the week the grant lapsed. Delivery sends
+what is owed, from the top: `poll` runs a polling round and then sends, so
+however many polls notice the lapse, the user hears about it once.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date
 from email.message import EmailMessage
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, select
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery.mailer import deliver
 from weekly_wrapped.errors import WrappedError
-from weekly_wrapped.sources.spotify.state import RECONNECT, set_auth_status
+from weekly_wrapped.sources.spotify import poller
+from weekly_wrapped.sources.spotify.state import RECONNECT
+from weekly_wrapped.warehouse.schema import delivery, dim_user
 from weekly_wrapped.warehouse.users import User, get_user
 
 log = logging.getLogger(__name__)
-
-
-def lapse_week(user: User, now: datetime) -> date:
-    """The Monday, in the user's timezone, of the week their grant lapsed."""
-    local = now.astimezone(ZoneInfo(user.timezone)).date()
-    return local - timedelta(days=local.weekday())
 
 
 def reconnect_message(settings: Settings, user: User) -> EmailMessage:
@@ -73,18 +72,52 @@ def send_reconnect(engine: Engine, settings: Settings, user: User, week_start: d
     return f"reconnect email not sent ({outcome.detail}){later}"
 
 
-def lapse(
-    engine: Engine, settings: Settings, user_key: int, error: Exception, now: datetime
-) -> str:
-    """The user's grant is gone: tell them once, and stop polling them; say what was sent.
+def poll(
+    engine: Engine, settings: Settings, user_keys: Sequence[int] | None = None
+) -> poller.PollReport:
+    """One polling round, then the reconnect emails owed (`wrapped poll`)."""
+    return with_reconnects(engine, settings, poller.poll(engine, settings, user_keys))
 
-    The email goes first: if we stop in between, the next poll sees the lapse again,
-    and the ledger keeps the email to one.
+
+def with_reconnects(
+    engine: Engine, settings: Settings, report: poller.PollReport
+) -> poller.PollReport:
+    """Send the reconnect emails owed, and note on each user's outcome what was sent."""
+    notes = send_owed(engine, settings)
+    report.outcomes = [
+        replace(o, message=f"{o.message} ({notes[o.user_key]})") if o.user_key in notes else o
+        for o in report.outcomes
+    ]
+    return report
+
+
+def send_owed(engine: Engine, settings: Settings) -> dict[int, str]:
+    """Send every reconnect email still owed to a user who has not logged in again.
+
+    Returns what happened, by user. One user's failure never stops the others'.
     """
     with engine.connect() as conn:
-        user = get_user(conn, user_key)
-    note = send_reconnect(engine, settings, user, lapse_week(user, now))
-    with engine.begin() as conn:
-        set_auth_status(conn, user_key, "reauth_needed")
-    log.warning("user %s: %s; polling stops; %s", user_key, error, note)
-    return note
+        owed = owed_reconnects(conn)
+        users = {user_key: get_user(conn, user_key) for user_key, _ in owed}
+    notes: dict[int, str] = {}
+    for user_key, week_start in owed:
+        try:
+            notes[user_key] = send_reconnect(engine, settings, users[user_key], week_start)
+        except Exception as exc:  # one user's email must not stop everyone's
+            log.warning("user %s: reconnect email: %s", user_key, exc)
+            notes[user_key] = f"reconnect email not sent ({exc}); the next poll tries again"
+    return notes
+
+
+def owed_reconnects(conn: Connection) -> list[tuple[int, date]]:
+    """Reconnect emails still owed to users who have not logged in again."""
+    rows = conn.execute(
+        select(delivery.c.user_key, delivery.c.week_start)
+        .join(dim_user, dim_user.c.user_key == delivery.c.user_key)
+        .where(
+            delivery.c.channel == RECONNECT,
+            delivery.c.status.in_(("queued", "deferred")),
+            dim_user.c.auth_status == "reauth_needed",
+        )
+    )
+    return [(row.user_key, row.week_start) for row in rows]
