@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Literal
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine
 
-from weekly_wrapped.bus import Bus
-from weekly_wrapped.bus.local import LocalBus
+from weekly_wrapped.bus import open_bus
 from weekly_wrapped.config import Settings
-from weekly_wrapped.errors import ConfigError
-from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.sources import synthetic
 from weekly_wrapped.warehouse import users
 from weekly_wrapped.warehouse.writer import WriteResult
-
-
-def open_bus(engine: Engine, settings: Settings) -> Bus:
-    """The bus `WRAPPED_BUS` names, feeding the processor `WRAPPED_ENGINE` names."""
-    if settings.bus != "local" or settings.engine != "embedded":
-        raise ConfigError(
-            f"WRAPPED_BUS={settings.bus} with WRAPPED_ENGINE={settings.engine} is not available "
-            "in this version",
-            hint="Use WRAPPED_BUS=local and WRAPPED_ENGINE=embedded (the defaults).",
-        )
-    processor = EmbeddedProcessor(
-        engine,
-        batch_size=settings.batch_size,
-        max_future_skew=timedelta(seconds=settings.max_future_skew_s),
-    )
-    return LocalBus(processor)
 
 
 def generate(

@@ -12,11 +12,10 @@ from sqlalchemy import Engine, select
 
 from tests.fakes.spotify import FakeSpotify, ManualClock
 from tests.fakes.spotify.harness import log_in, spotify_settings
-from weekly_wrapped.bus import Bus
+from weekly_wrapped.bus import Bus, open_bus
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery.reconnect import with_reconnects
 from weekly_wrapped.events import PlayEvent
-from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller, PollOutcome
 from weekly_wrapped.sources.spotify.tokens import cipher, load_tokens

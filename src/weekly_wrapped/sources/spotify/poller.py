@@ -27,10 +27,9 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from weekly_wrapped.bus import Bus
+from weekly_wrapped.bus import Bus, open_bus
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import TerminalError, WrappedError
-from weekly_wrapped.pipeline import open_bus
 from weekly_wrapped.sources.spotify import state
 from weekly_wrapped.sources.spotify.client import Clock, SpotifyClient, utcnow
 from weekly_wrapped.sources.spotify.errors import (
