@@ -25,6 +25,8 @@ lock:
 	$(BIN)/pip-compile --quiet --all-extras --strip-extras --no-emit-index-url \
 		--no-emit-find-links --output-file requirements.lock pyproject.toml
 	sed -i 's|^#    pip-compile .*|#    make lock|' requirements.lock
+	# pip-compile pins the project itself by its folder (dev pulls in its own extras): drop it.
+	sed -i '/^weekly-wrapped @ /{N;d}' requirements.lock
 
 demo: install
 	@PATH="$(abspath $(BIN)):$$PATH" scripts/demo
@@ -33,6 +35,7 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix src tests benchmarks
