@@ -31,7 +31,7 @@ from weekly_wrapped.bus import Bus, acknowledged
 from weekly_wrapped.bus.factory import local_bus
 from weekly_wrapped.errors import ImportFileError
 from weekly_wrapped.processing.embedded import cyclic_gc_paused
-from weekly_wrapped.processing.transform import SPOTIFY_BEGAN
+from weekly_wrapped.rows import SPOTIFY_BEGAN
 from weekly_wrapped.sources.export import (
     Candidate,
     ExportRows,

@@ -23,9 +23,9 @@ from sqlalchemy import Engine
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.delivery import ledger
 from weekly_wrapped.delivery.errors import MailerConfigError
+from weekly_wrapped.delivery.handover import Handover
 from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.delivery.mailer import deliver
-from weekly_wrapped.delivery.transports import Handover
 from weekly_wrapped.warehouse.users import add_user
 
 WEEK = date(2026, 11, 16)

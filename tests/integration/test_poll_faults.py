@@ -15,6 +15,7 @@ from tests.fakes.spotify.harness import log_in, spotify_settings
 from weekly_wrapped.bus import Ack, Bus
 from weekly_wrapped.bus.factory import open_bus
 from weekly_wrapped.config import Settings
+from weekly_wrapped.delivery.reconnect import with_reconnects
 from weekly_wrapped.events import PlayEvent
 from weekly_wrapped.sources.spotify.client import SpotifyClient
 from weekly_wrapped.sources.spotify.poller import Poller, PollOutcome
@@ -174,13 +175,18 @@ def test_invalid_grant_marks_the_user_and_sends_one_reconnect_email(
     fake.revoke("ada")
     clock.advance(hours=2)
     rounds = poller(engine, settings, clock, [])
-    first = by_user(rounds.poll().outcomes, users)["ada"]
+    ada = users["ada"]
+    noticed = by_user(rounds.poll().outcomes, users)["ada"]
+    assert noticed.status == "reauth_needed" and "reconnect email due" in noticed.message
+    assert not (tmp_path / "outbox" / str(ada)).exists(), "the poller only records the lapse"
+
+    first = by_user(with_reconnects(engine, settings, rounds.poll()).outcomes, users)["ada"]
     assert first.status == "reauth_needed" and "reconnect email sent" in first.message
     for _ in range(3):
-        assert by_user(rounds.poll().outcomes, users)["ada"].status == "reauth_needed"
+        again = by_user(with_reconnects(engine, settings, rounds.poll()).outcomes, users)["ada"]
+        assert again.status == "reauth_needed" and "email" not in again.message
         clock.advance(hours=1)
 
-    ada = users["ada"]
     with engine.connect() as conn:
         assert get_user(conn, ada).auth_status == "reauth_needed"
     emails = sorted((tmp_path / "outbox" / str(ada)).glob("*.eml"))
@@ -205,7 +211,8 @@ def test_a_lapsed_user_without_an_email_is_still_marked(
         )
     fake.revoke("linus")
     clock.advance(hours=2)
-    outcome = by_user(poller(engine, settings, clock, []).poll().outcomes, users)["linus"]
+    report = with_reconnects(engine, settings, poller(engine, settings, clock, []).poll())
+    outcome = by_user(report.outcomes, users)["linus"]
     assert outcome.status == "reauth_needed" and "no email address on file" in outcome.message
 
 

@@ -117,6 +117,23 @@ def test_a_poll_that_fails_for_one_user_polls_the_rest_and_names_them(
     assert f"error: polling failed for user {grace} (grace)\n" in result.stderr
 
 
+def test_poll_sends_one_reconnect_email_to_a_user_whose_login_lapsed(
+    settings: Settings, fake: FakeSpotify, engine: Engine
+) -> None:
+    ada = connect_directly(engine, settings, fake, "ada.l", datetime.now(UTC))
+    with engine.begin() as conn:
+        conn.execute(update(dim_user).values(email="ada@example.org"))
+    fake.revoke("ada.l")
+    env = environment(settings)
+
+    first, second = wrapped("poll", env=env), wrapped("poll", env=env)
+
+    assert first.returncode == second.returncode == 0
+    assert "reconnect email sent" in first.stdout and "email" not in second.stdout
+    emails = list((settings.data_dir / "outbox" / str(ada)).glob("*-reconnect.eml"))
+    assert len(emails) == 1 and f"wrapped login --user {ada}" in emails[0].read_text()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_enrich_names_a_user_whose_connection_fails_and_uses_another(
     settings: Settings, fake: FakeSpotify, engine: Engine

@@ -21,7 +21,7 @@ from tests.factories import snapshot as rows_of
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.events import AlbumRef, PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
-from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.rows import Rejected
 from weekly_wrapped.warehouse import db, users
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import (

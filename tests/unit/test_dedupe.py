@@ -17,7 +17,8 @@ from weekly_wrapped.processing.dedupe import (
     spans_around,
     uncovered,
 )
-from weekly_wrapped.processing.transform import PlayRow
+from weekly_wrapped.rows import PlayRow
+from weekly_wrapped.warehouse.migrations import match_0008
 
 T0 = datetime(2023, 3, 1, 21, 14, tzinfo=UTC)
 
@@ -222,3 +223,26 @@ def test_spans_at_the_ends_of_the_calendar_stop_there_instead_of_overflowing() -
         (last - timedelta(seconds=90), last),
     ]
     assert reach_of([row("a", "api", 0)._replace(played_at_utc=first)])[0] == first
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    specs=st.lists(
+        st.tuples(
+            st.sampled_from(["api", "export_account", "export_extended", "manual"]),
+            st.integers(0, 100),  # close together: windows and their edges matter
+            st.sampled_from([0, 4210, 200_000]),
+            st.sampled_from(["s1", "s2"]),
+        ),
+        max_size=20,
+    )
+)
+def test_migration_0008_matches_as_the_processor_does(
+    specs: list[tuple[str, int, int, str]],
+) -> None:
+    """Revision 0008's frozen copy of the rule agrees with the live one it was taken from."""
+    plays = [
+        row(f"p{i}", source, seconds, ms, song=song)
+        for i, (source, seconds, ms, song) in enumerate(specs)
+    ]
+    assert match_0008.match(plays) == match(plays)

@@ -110,7 +110,7 @@ def poll(user: OptionalUser = None) -> None:
     One user's failure never stops the others; the command then exits with status 75
     and names whose poll failed.
     """
-    from weekly_wrapped.sources.spotify.poller import poll as run_poll
+    from weekly_wrapped.delivery.reconnect import poll as run_poll
 
     settings = get_settings()
     _logging(settings)

@@ -22,8 +22,9 @@ from sqlalchemy import Connection, Engine
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery import ledger
 from weekly_wrapped.delivery.errors import ClaimLost, DeliveryInDoubt, MailerConfigError
+from weekly_wrapped.delivery.handover import Transport
 from weekly_wrapped.delivery.ledger import DeliveryKey, DeliveryRecord
-from weekly_wrapped.delivery.transports import Transport, open_transport
+from weekly_wrapped.delivery.transports import open_transport
 from weekly_wrapped.errors import WrappedError
 from weekly_wrapped.retry import RetryPolicy, Sleep, retrying
 

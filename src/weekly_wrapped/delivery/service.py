@@ -24,10 +24,11 @@ from sqlalchemy import Engine
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery import ledger
 from weekly_wrapped.delivery.errors import MailerConfigError, NotDeliverable
+from weekly_wrapped.delivery.handover import Transport
 from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.delivery.mailer import DeliveryOutcome, Result, deliver, skip_reason
 from weekly_wrapped.delivery.recap_email import compose_recap
-from weekly_wrapped.delivery.transports import Transport, open_transport
+from weekly_wrapped.delivery.transports import open_transport
 from weekly_wrapped.errors import WrappedError
 from weekly_wrapped.insights.recap import Recap, build_recap, load_recap
 from weekly_wrapped.insights.writers import StoryWriter, writer_for

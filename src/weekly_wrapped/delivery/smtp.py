@@ -20,8 +20,8 @@ from weekly_wrapped.delivery.errors import (
     DeliveryRejected,
     MailerConfigError,
 )
+from weekly_wrapped.delivery.handover import Handover
 from weekly_wrapped.delivery.ledger import DeliveryKey
-from weekly_wrapped.delivery.transports import Handover
 from weekly_wrapped.errors import WrappedError
 
 Security = Literal["starttls", "ssl", "none"]

@@ -1,8 +1,6 @@
 """Where a finished email goes: the outbox folder or an SMTP server (`WRAPPED_EMAIL`).
 
-A transport calls `handover` at the last moment before the message can no longer be
-taken back (before SMTP `DATA`, before the outbox file appears), so the mailer can
-record "possibly sent" first and an interrupted run never sends twice.
+Each transport keeps the `handover` protocol (see `delivery.handover`).
 """
 
 from __future__ import annotations
@@ -10,32 +8,17 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery.errors import DeliveryDeferred, MailerConfigError
+from weekly_wrapped.delivery.handover import Handover, Transport
 from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.weeks import week_label
 
-Handover = Callable[[], None]
 _CID = re.compile(r"cid:([^\"'\s)>]+)")
 _PRIVATE_DIR, _PRIVATE_FILE = 0o700, 0o600
-
-
-class Transport(Protocol):
-    """Hands a message over for delivery; returns where it went."""
-
-    @property
-    def name(self) -> str:
-        """``outbox`` or ``smtp``."""
-        ...
-
-    def send(self, message: EmailMessage, key: DeliveryKey, handover: Handover) -> str:
-        """Deliver `message`, calling `handover` just before it is out of our hands."""
-        ...
 
 
 def open_transport(settings: Settings) -> Transport:

@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Connection, Row, Select, case, false, func, select
 
-from weekly_wrapped.processing.transform import STREAM_MS
+from weekly_wrapped.rows import STREAM_MS
 from weekly_wrapped.warehouse.schema import dim_spelling, dim_track, fact_play
 from weekly_wrapped.weeks import date_key, week_date_keys
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from weekly_wrapped.processing.transform import PlayRow
+from weekly_wrapped.rows import PlayRow
 
 PRIORITY = {"export_extended": 3, "export_account": 2, "api": 1}
 """Sources whose plays are matched; a higher number's fields win."""

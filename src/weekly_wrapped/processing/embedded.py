@@ -27,13 +27,12 @@ from weekly_wrapped.processing import dedupe
 from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink
 from weekly_wrapped.processing.transform import (
     Context,
-    PlayRow,
-    Rejected,
     Timed,
     estimate_gaps,
     rejected_from_raw,
     transform,
 )
+from weekly_wrapped.rows import PlayRow, Rejected
 from weekly_wrapped.warehouse import queries
 from weekly_wrapped.warehouse.schema import fact_play, fact_play_merged
 from weekly_wrapped.warehouse.writer import (

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from weekly_wrapped.events import PlayEvent
-from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.rows import Rejected
 from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
 
 Message = PlayEvent | bytes | str | dict[str, Any]

@@ -36,7 +36,7 @@ from weekly_wrapped.events import (
     TrackRef,
     describe_validation_error,
 )
-from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.rows import Rejected
 from weekly_wrapped.sources.names import visible_name
 
 ExportFormat = Literal["extended", "account_music", "account_podcast"]

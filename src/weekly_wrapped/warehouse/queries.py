@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from weekly_wrapped.processing.transform import PlayRow
+from weekly_wrapped.rows import PlayRow
 from weekly_wrapped.warehouse.schema import (
     dim_spelling,
     dim_track,

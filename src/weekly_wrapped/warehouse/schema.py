@@ -29,7 +29,7 @@ from sqlalchemy import (
     true,
 )
 
-from weekly_wrapped.processing.transform import STREAM_MS
+from weekly_wrapped.rows import STREAM_MS
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",

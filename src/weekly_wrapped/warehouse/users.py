@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from weekly_wrapped.errors import TerminalError, UnknownUser
-from weekly_wrapped.processing.transform import Rows, date_row, local_slot
+from weekly_wrapped.rows import Rows, date_row, local_slot
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import dim_user, fact_play
 from weekly_wrapped.warehouse.writer import write_rows

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, DateTime, Table, delete
 from sqlalchemy.dialects import postgresql, sqlite
 
-from weekly_wrapped.processing.transform import PlayRow, Rejected, Rows
+from weekly_wrapped.rows import PlayRow, Rejected, Rows
 from weekly_wrapped.warehouse.schema import (
     bridge_track_artist,
     dim_album,

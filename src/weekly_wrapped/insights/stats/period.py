@@ -30,7 +30,7 @@ from sqlalchemy import (
     true,
 )
 
-from weekly_wrapped.processing.transform import STREAM_MS
+from weekly_wrapped.rows import STREAM_MS
 from weekly_wrapped.warehouse.schema import fact_play
 from weekly_wrapped.weeks import date_key
 

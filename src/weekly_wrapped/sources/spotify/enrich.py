@@ -40,8 +40,8 @@ from weekly_wrapped.sources.spotify.errors import (
     SpotifyUnavailable,
     TokenUnreadable,
 )
+from weekly_wrapped.sources.spotify.lapse import lapse
 from weekly_wrapped.sources.spotify.oauth import refresh
-from weekly_wrapped.sources.spotify.reconnect import lapse
 from weekly_wrapped.sources.spotify.tokens import Token, cipher, load_tokens, save_token
 from weekly_wrapped.warehouse.schema import dim_track, dim_user, oauth_token
 
@@ -256,7 +256,7 @@ class Enricher:
         try:
             token = refresh(self.client, token, self.clock())
         except ReauthNeeded as exc:
-            note = lapse(self.engine, self.settings, user_key, exc, self.clock())
+            note = lapse(self.engine, user_key, exc, self.clock())
             raise NotConnected(f"{exc}; {note}") from None
         with self.engine.begin() as conn:
             save_token(conn, cipher(self.settings), user_key, token, self.clock())

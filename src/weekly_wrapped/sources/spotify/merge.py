@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from weekly_wrapped.processing.transform import AlbumRow, ArtistRow, BridgeRow, Rows
+from weekly_wrapped.rows import AlbumRow, ArtistRow, BridgeRow, Rows
 from weekly_wrapped.sources.spotify.backlog import FOUND
 from weekly_wrapped.sources.spotify.parse import CatalogTrack
 from weekly_wrapped.warehouse.schema import (

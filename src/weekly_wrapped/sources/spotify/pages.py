@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from weekly_wrapped.events import PlayEvent
-from weekly_wrapped.processing.transform import Rejected
+from weekly_wrapped.rows import Rejected
 from weekly_wrapped.sources.spotify import parse
 
 PAGE = 50

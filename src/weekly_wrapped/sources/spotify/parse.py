@@ -24,13 +24,7 @@ from weekly_wrapped.events import (
     TrackRef,
     describe_validation_error,
 )
-from weekly_wrapped.processing.transform import (
-    AlbumRow,
-    ArtistRow,
-    Rejected,
-    TrackRow,
-    genres_json,
-)
+from weekly_wrapped.rows import AlbumRow, ArtistRow, Rejected, TrackRow, genres_json
 from weekly_wrapped.sources.names import visible_name
 
 Json = dict[str, Any]

@@ -8,8 +8,8 @@ arrived, so a busy round writes many users in one transaction.
 
 - Plays go to the bus, and only once it has accepted them do the cursors move.
 - A full page of 50 plays, all newer than the cursor, records a coverage gap.
-- ``invalid_grant`` marks the user ``reauth_needed`` (polling stops) and sends one
-  reconnect email.
+- ``invalid_grant`` marks the user ``reauth_needed`` (polling stops) and records that
+  one reconnect email is owed; delivery sends it (`delivery.reconnect`).
 - A 429 longer than WRAPPED_SPOTIFY_MAX_WAIT skips the user until Spotify's time.
 - Anything else that goes wrong for one user, expected or not, fails that user only:
   the reason is kept in their poll state and the others are polled and stored.
@@ -40,11 +40,10 @@ from weekly_wrapped.sources.spotify.errors import (
     ReauthNeeded,
     TokenUnreadable,
 )
+from weekly_wrapped.sources.spotify.lapse import lapse
 from weekly_wrapped.sources.spotify.oauth import refresh
 from weekly_wrapped.sources.spotify.pages import PAGE, Page
-from weekly_wrapped.sources.spotify.reconnect import lapse, send_reconnect
 from weekly_wrapped.sources.spotify.tokens import Token, cipher, load_tokens, save_token
-from weekly_wrapped.warehouse.users import get_user
 from weekly_wrapped.warehouse.writer import WriteResult, write_quarantine
 
 log = logging.getLogger(__name__)
@@ -116,7 +115,6 @@ class Poller:
 
     def poll(self, user_keys: Sequence[int] | None = None) -> PollReport:
         """One round over `user_keys`, or over every user who connected Spotify."""
-        self._send_owed_reconnects()
         with self.engine.connect() as conn:
             targets = state.poll_targets(conn, user_keys)
             tokens = load_tokens(conn, self.fernet, (t.user_key for t in targets))
@@ -233,7 +231,7 @@ class Poller:
 
     def _failure(self, target: state.PollTarget, error: WrappedError) -> PollOutcome:
         if isinstance(error, ReauthNeeded):
-            note = lapse(self.engine, self.settings, target.user_key, error, self.clock())
+            note = lapse(self.engine, target.user_key, error, self.clock())
             hint = LOGIN_HINT.format(user=target.user_key)
             message = f"{error}. Polling stops; {note}. {hint}"
             return PollOutcome(target.user_key, "reauth_needed", message=message)
@@ -301,17 +299,6 @@ class Poller:
         state.advance_cursor(conn, page.user_key, page.cursor, now)
         if target.not_before is not None:
             state.clear_backoff(conn, page.user_key)
-
-    def _send_owed_reconnects(self) -> None:
-        """Retry reconnect emails that a mail outage held up in an earlier round."""
-        with self.engine.connect() as conn:
-            owed = state.unsent_reconnects(conn)
-            users = {user_key: get_user(conn, user_key) for user_key, _ in owed}
-        for user_key, week_start in owed:
-            try:
-                send_reconnect(self.engine, self.settings, users[user_key], week_start)
-            except Exception as exc:  # one user's email must not stop everyone's poll
-                log.warning("user %s: reconnect email: %s", user_key, _as_error(exc))
 
 
 def _one_users_fault(exc: Exception) -> bool:

@@ -17,7 +17,7 @@ from weekly_wrapped.warehouse.schema import (
     oauth_token,
     poll_backoff,
 )
-from weekly_wrapped.warehouse.upsert import upsert
+from weekly_wrapped.warehouse.upsert import insert_if_absent, upsert
 
 SOURCE = "api"
 """The `ingest_cursor.source` (and PlayEvent source) of the Spotify poller."""
@@ -124,15 +124,17 @@ def set_auth_status(conn: Connection, user_key: int, status: str) -> bool:
     return changed.rowcount == 1
 
 
-def unsent_reconnects(conn: Connection) -> list[tuple[int, date]]:
-    """Reconnect emails still owed to users who have not logged in again."""
-    rows = conn.execute(
-        select(delivery.c.user_key, delivery.c.week_start)
-        .join(dim_user, dim_user.c.user_key == delivery.c.user_key)
-        .where(
-            delivery.c.channel == RECONNECT,
-            delivery.c.status.in_(("queued", "deferred")),
-            dim_user.c.auth_status == "reauth_needed",
-        )
-    )
-    return [(row.user_key, row.week_start) for row in rows]
+def owe_reconnect(conn: Connection, user_key: int, week_start: date) -> None:
+    """Owe the user the reconnect email of the week their grant lapsed (once per week).
+
+    The owed email is a ``queued`` row of the delivery ledger that no run holds yet;
+    delivery sends it.
+    """
+    values = {
+        "user_key": user_key,
+        "week_start": week_start,
+        "channel": RECONNECT,
+        "status": "queued",
+        "attempts": 0,
+    }
+    insert_if_absent(conn, delivery, values)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Connection, text
 
 from weekly_wrapped import identity
-from weekly_wrapped.processing import dedupe
+from weekly_wrapped.warehouse.migrations import match_0008
 
 FACTS = ("fact_play", "fact_play_merged")
 MAX_REPEATS = 32
@@ -229,7 +229,7 @@ def _rematch(conn: Connection, songs: Iterable[tuple[int, str]]) -> None:
         by_user[user_key].append(song_key)
     for user_key, song_keys in by_user.items():
         plays = [p for song in song_keys for p in _plays_of_song(conn, user_key, song)]
-        stored_as = dedupe.match(cast(Any, plays))
+        stored_as = match_0008.match(plays)
         for play in plays:
             _move(conn, play, stored_as[play.play_id])
 
