@@ -15,6 +15,7 @@ from tests.cli import run_wrapped, warehouse_env
 from weekly_wrapped.config import load_settings
 from weekly_wrapped.keys import secret_key
 from weekly_wrapped.warehouse import db
+from weekly_wrapped.weeks import last_complete_week, week_label
 
 
 def run(args: list[str], env: dict[str, str], ok: bool = True) -> subprocess.CompletedProcess[str]:
@@ -133,7 +134,7 @@ def sent_week(env: dict[str, str]) -> str:
     run(["init"], env)
     user = run(["users", "add", "--name", "Ada", "--email", "ada@example.com"], env).stdout.strip()
     run(["generate", "--user", user, "--weeks", "2", "--seed", "5"], env)
-    return json.loads(run(["recap", "--user", user, "--format", "json"], env).stdout)["week"]
+    return week_label(last_complete_week("UTC"))
 
 
 def test_logging_is_quiet_by_default_and_json_lines_on_request(
