@@ -19,7 +19,17 @@ from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import ColumnElement, Connection, Row, Select, case, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    case,
+    false,
+    func,
+    literal_column,
+    select,
+)
 
 from weekly_wrapped.rows import STREAM_MS
 from weekly_wrapped.warehouse.schema import dim_spelling, dim_track, fact_play
@@ -80,16 +90,11 @@ def load_history(
 
 
 def _songs(user_key: int, week_start: date) -> Select[Any]:
-    """Per song: name, artist, a Spotify id if any, streams and last local day, to week end.
-
-    A song is named as the user played it most, then latest (`_spelling`).
-    """
+    """Per song: a Spotify id if any, streams and last local day, to week end (see `_named`)."""
     _, week_end = week_date_keys(week_start)
     return (
         select(
             fact_play.c.song_key,
-            _spelled(dim_spelling.c.track_name, user_key, week_end).label("track"),
-            _spelled(dim_spelling.c.artist_name, user_key, week_end).label("artist"),
             func.max(dim_track.c.spotify_id).label("spotify_id"),
             _streams().label("streams"),
             func.max(fact_play.c.local_date_key).label("last_key"),
@@ -104,16 +109,46 @@ def _songs(user_key: int, week_start: date) -> Select[Any]:
     )
 
 
-def _spelled(name: ColumnElement[str], user_key: int, week_end: int) -> Any:
-    """`name` of the outer query's song in the spelling the user played most, then latest."""
+def _named(
+    found: Select[Any], user_key: int, week_start: date, order: Sequence[str]
+) -> Select[Any]:
+    """`found` songs (few: already limited), each named as the user streamed it most, then latest.
+
+    Naming only the songs a list keeps means one probe per listed song, never one per
+    song of the whole history.
+    """
+    _, week_end = week_date_keys(week_start)
+    songs = found.subquery()
+    track = _spelled(dim_spelling.c.track_name, songs.c.song_key, user_key, week_end)
+    artist = _spelled(dim_spelling.c.artist_name, songs.c.song_key, user_key, week_end)
+    columns = {
+        "streams": songs.c.streams,
+        "last_key": songs.c.last_key,
+        "song_key": songs.c.song_key,
+    }
+    return select(
+        songs.c.song_key,
+        track.label("track"),
+        artist.label("artist"),
+        songs.c.spotify_id,
+        songs.c.streams,
+        songs.c.last_key,
+    ).order_by(*(columns[o.lstrip("-")].desc() if o.startswith("-") else columns[o] for o in order))
+
+
+def _spelled(name: ColumnElement[str], song: Any, user_key: int, week_end: int) -> Any:
+    """`name` of `song` in the spelling the user streamed most, then latest, to week end."""
     mine = fact_play.alias("spelled")
     return (
         select(name)
         .select_from(mine.join(dim_spelling, dim_spelling.c.spelling_key == mine.c.spelling_key))
         .where(
             mine.c.user_key == user_key,
-            mine.c.song_key == fact_play.c.song_key,
+            mine.c.song_key == song,
             mine.c.local_date_key < week_end,
+            # The partial index of music streams by (user, song) answers this probe.
+            mine.c.kind == literal_column("'track'"),
+            mine.c.ms_played >= literal_column(str(STREAM_MS)),
         )
         .group_by(mine.c.spelling_key, name)
         .order_by(func.count().desc(), func.max(mine.c.played_at_utc).desc(), mine.c.spelling_key)
@@ -137,7 +172,8 @@ def _favourites_gone_quiet(conn: Connection, user_key: int, week_start: date) ->
         .order_by(_streams().desc(), last_key, fact_play.c.song_key)
         .limit(FAVOURITES)
     )
-    return [_past_track(row) for row in conn.execute(query)]
+    named = _named(query, user_key, week_start, ["-streams", "last_key", "song_key"])
+    return [_past_track(row) for row in conn.execute(named)]
 
 
 def _more_from_artist(
@@ -165,7 +201,8 @@ def _more_from_artist(
         )
         .limit(PER_TOP_ARTIST)
     )
-    return [_past_track(row) for row in conn.execute(query)]
+    named = _named(query, user_key, week_start, ["-streams", "-last_key", "song_key"])
+    return [_past_track(row) for row in conn.execute(named)]
 
 
 def _past_track(row: Row[Any]) -> PastTrack:
