@@ -185,10 +185,9 @@ def _more_from_artist(
         fact_play.c.local_date_key >= week_first,
         fact_play.c.local_date_key < week_end,
     )
-    spelled_so = select(dim_spelling.c.spelling_key).where(dim_spelling.c.artist_name == artist)
-    by_artist = select(fact_play.c.artist_key).where(
-        fact_play.c.user_key == user_key, fact_play.c.spelling_key.in_(spelled_so)
-    )
+    by_artist = _artist_keys(conn, user_key, artist)
+    if not by_artist:
+        return []
     query = (
         _songs(user_key, week_start)
         .where(
@@ -203,6 +202,30 @@ def _more_from_artist(
     )
     named = _named(query, user_key, week_start, ["-streams", "-last_key", "song_key"])
     return [_past_track(row) for row in conn.execute(named)]
+
+
+def _artist_keys(conn: Connection, user_key: int, artist: str) -> list[str]:
+    """The keys of the artist the user played under the name `artist`.
+
+    Two plain steps, each one pass: a subquery over the user's plays inside the
+    song query let PostgreSQL, with statistics not yet caught up with an import,
+    rescan them for every play.
+    """
+    spellings = (
+        conn.execute(
+            select(dim_spelling.c.spelling_key).where(dim_spelling.c.artist_name == artist)
+        )
+        .scalars()
+        .all()
+    )
+    if not spellings:
+        return []
+    found = conn.execute(
+        select(fact_play.c.artist_key)
+        .where(fact_play.c.user_key == user_key, fact_play.c.spelling_key.in_(spellings))
+        .distinct()
+    )
+    return sorted(found.scalars())
 
 
 def _past_track(row: Row[Any]) -> PastTrack:
