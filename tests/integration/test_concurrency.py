@@ -351,4 +351,5 @@ def test_an_import_killed_after_any_batch_resumes_exactly_where_it_stopped(
     assert _totals(finished) == _totals(expected)
     assert snapshot(engine) == snapshot(clean)
     assert job_totals(engine) == job_totals(clean)
-    assert count(engine, quarantine) == count(clean, quarantine) == 6
+    # The damaged rows, each kept once however often the import ran over them.
+    assert count(engine, quarantine) == count(clean, quarantine) == 4
