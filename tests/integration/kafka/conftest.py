@@ -162,16 +162,18 @@ def committed(settings: Settings) -> int:
         reader.close()
 
 
+Kcat = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
 @pytest.fixture
-def kcat(kafka_bootstrap: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+def kcat(kafka_bootstrap: str) -> Kcat:
     """Run Debian's kcat against the session's broker: the independent client."""
 
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             ["kcat", "-b", kafka_bootstrap, *args],
             input=stdin,
             capture_output=True,
-            text=True,
             timeout=60,
             check=True,
         )
