@@ -258,8 +258,8 @@ class Settings(BaseSettings):
     spark_max_offsets_per_trigger: int = Field(default=200_000, ge=1, le=100_000_000)
     """Most messages one micro-batch reads (a backlog is worked off in batches this big)."""
 
-    spark_dedupe_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
-    """Window, by Kafka record time, in which the job drops a repeated event id itself;
+    spark_dedupe_window_s: int = Field(default=3_600, ge=1, le=7 * 86_400)
+    """Seconds, by Kafka record time, within which the job drops a repeated event id itself;
     a repeat arriving later is dropped by the warehouse's key instead."""
 
     spark_partitions: int = Field(default=2, ge=1, le=10_000)

@@ -122,7 +122,7 @@ class SparkStream:
             busy_timeout_s=settings.database_busy_timeout_s,
         )
         writer = (
-            deduplicated(read_plays(spark, settings), settings.spark_dedupe_minutes)
+            deduplicated(read_plays(spark, settings), settings.spark_dedupe_window_s)
             .writeStream.queryName("wrapped-plays")
             .option("checkpointLocation", checkpoint_location(settings))
             .foreachBatch(partial(self.write_batch, config))
@@ -187,6 +187,9 @@ def session(settings: Settings) -> SparkSession:
     from pyspark import SparkConf
     from pyspark.sql import SparkSession
 
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active  # a session this process made already (tests make one per module)
     # Python workers must run this interpreter, the one that has Weekly Wrapped installed.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     submitted = SparkConf()
@@ -253,19 +256,39 @@ def read_plays(spark: SparkSession, settings: Settings) -> DataFrame:
     )
 
 
-def deduplicated(records: DataFrame, window_minutes: int) -> DataFrame:
+def deduplicated(records: DataFrame, window_s: int) -> DataFrame:
     """Each event once within the window, by event id; the watermark is on the record's time.
 
-    A message with no event id (not JSON, say) is kept under its own offset: the
-    processor quarantines it with its reason.
+    Spark drops rows older than the watermark unseen, and a record can be older than
+    the window: a backlog read with one partition behind another, a replay, a producer
+    whose clock is behind. So the time the watermark follows is the record's, held
+    within the window before the batch's own time (`current_timestamp`): the watermark
+    (the newest time seen, less the window) then never passes a record still to come,
+    and nothing is ever late. A message with no event id (not JSON, say) is kept under
+    its own offset, and the processor quarantines it with its reason.
     """
-    from pyspark.sql.functions import coalesce, col, concat_ws, get_json_object, lit
+    from pyspark.sql.functions import (
+        coalesce,
+        col,
+        concat_ws,
+        current_timestamp,
+        expr,
+        get_json_object,
+        greatest,
+        least,
+        lit,
+    )
 
+    now = current_timestamp()
+    window = f"{window_s} seconds"
+    floor = expr(f"current_timestamp() - INTERVAL {window_s} SECONDS")
+    seen_at = least(greatest(col("timestamp"), floor), now)
     event_id = get_json_object(col("value").cast("string"), "$.event_id")
     origin = concat_ws(":", lit("kafka"), col("topic"), col("partition"), col("offset"))
     return (
         records.withColumn("dedupe_key", coalesce(event_id, origin))
-        .withWatermark("timestamp", f"{window_minutes} minutes")
+        .withColumn("seen_at", seen_at)
+        .withWatermark("seen_at", window)
         .dropDuplicatesWithinWatermark(["dedupe_key"])
         .select("key", "value", "headers")
     )
