@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from tests.conftest import ROOT
 from tests.integration.kafka.conftest import Topics, kafka_bootstrap, topics  # noqa: F401
+from weekly_wrapped.bus.kafka import ensure_topics
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.processing import spark_job
 from weekly_wrapped.warehouse.schema import (
@@ -65,7 +66,9 @@ def spark_settings(made: Topics, engine: Engine, data_dir: Path, **overrides: An
         "spark_trigger_s": 0.5,
     }
     kafka = made.settings(engine, data_dir)
-    return load_settings(**(kafka.model_dump() | options | overrides))
+    settings = load_settings(**(kafka.model_dump() | options | overrides))
+    ensure_topics(settings)
+    return settings
 
 
 def produce(
