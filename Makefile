@@ -7,7 +7,8 @@ EXTRAS ?= dev
 # Two workers: many tests wait on subprocesses, servers and PostgreSQL.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install lock demo test lint format bench bench-stats docs clean pg-start pg-stop
+.PHONY: install lock demo test lint format bench bench-stats bench-kafka docs clean pg-start pg-stop \
+	kafka-start kafka-stop services-up services-down
 
 install: $(VENV)/.installed
 
@@ -39,12 +40,16 @@ format: install
 	$(BIN)/ruff check --fix src tests benchmarks
 	$(BIN)/ruff format src tests benchmarks
 
-# Starts PostgreSQL unless one is already running (and then leaves it running).
+# Starts PostgreSQL and Kafka unless they are already running (and then leaves them running).
 test: lint
-	@already=$$(test -f .pg/url && echo yes); \
+	@already_pg=$$(test -f .pg/url && echo yes); \
+	already_kafka=$$(test -f .kafka/bootstrap && echo yes); \
 	scripts/pg-start >/dev/null || exit 1; \
-	WRAPPED_TEST_PG_URL=$$(cat .pg/url) $(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
-	test -n "$$already" || scripts/pg-stop; \
+	scripts/kafka-start >/dev/null || { test -n "$$already_pg" || scripts/pg-stop; exit 1; }; \
+	WRAPPED_TEST_PG_URL=$$(cat .pg/url) WRAPPED_TEST_KAFKA_BOOTSTRAP=$$(cat .kafka/bootstrap) \
+		$(BIN)/pytest $(PYTEST_ARGS); status=$$?; \
+	test -n "$$already_kafka" || scripts/kafka-stop; \
+	test -n "$$already_pg" || scripts/pg-stop; \
 	exit $$status
 
 # Every benchmark at its issue's size; each prints ratios against a baseline of the same run.
@@ -74,11 +79,35 @@ docs: install
 	$(BIN)/python -m typer weekly_wrapped.cli utils docs --name wrapped > docs/cli.md
 	$(BIN)/python -m weekly_wrapped.config > .env.example
 
+# Kafka to PostgreSQL: 1M plays produced, then consumed into the warehouse (its own target: minutes).
+bench-kafka: install
+	@already_pg=$$(test -f .pg/url && echo yes); \
+	already_kafka=$$(test -f .kafka/bootstrap && echo yes); \
+	scripts/pg-start >/dev/null && scripts/kafka-start >/dev/null || exit 1; \
+	WRAPPED_BENCH_PG_URL=$$(cat .pg/url) WRAPPED_BENCH_KAFKA_BOOTSTRAP=$$(cat .kafka/bootstrap) \
+		$(BIN)/python benchmarks/bench_kafka.py; status=$$?; \
+	test -n "$$already_kafka" || scripts/kafka-stop; \
+	test -n "$$already_pg" || scripts/pg-stop; \
+	exit $$status
+
+# PostgreSQL and Kafka for development; `set -a; . data/services.env` points commands at them.
+services-up:
+	@scripts/services-up
+
+services-down:
+	@scripts/services-down
+
 pg-start:
 	@scripts/pg-start
 
 pg-stop:
 	@scripts/pg-stop
+
+kafka-start:
+	@scripts/kafka-start
+
+kafka-stop:
+	@scripts/kafka-stop
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .hypothesis

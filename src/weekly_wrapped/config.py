@@ -201,6 +201,47 @@ class Settings(BaseSettings):
     spotify_enrich_budget: int = Field(default=200, ge=0, le=100_000)
     """Most Spotify requests one `wrapped enrich` run may make (`--limit` overrides)."""
 
+    # Kafka (WRAPPED_BUS=kafka): the topics, the producer and the consumer group.
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    """Kafka brokers to connect to first, host:port[,host:port...] (`make services-up` starts one)."""
+
+    kafka_topic: str = "wrapped.plays.v1"
+    """Topic of PlayEvents; the app creates it if absent."""
+
+    kafka_dlq_topic: str = "wrapped.plays.dlq.v1"
+    """Dead-letter topic: messages the consumer cannot take, with the error in a header."""
+
+    kafka_partitions: int = Field(default=6, ge=1, le=10_000)
+    """Partitions of each topic the app creates; consumers of one group split them."""
+
+    kafka_replication_factor: int = Field(default=1, ge=1, le=32)
+    """Copies of each partition in topics the app creates: 1 for a single broker, 3 in production."""
+
+    kafka_retention_hours: int = Field(default=-1, ge=-1)
+    """How long topics the app creates keep messages; -1 keeps them forever, to replay."""
+
+    kafka_group: str = "wrapped-processor"
+    """Consumer group of `wrapped process`: consumers in one group split the partitions."""
+
+    kafka_instance_id: str | None = None
+    """This consumer's own name in the group (e.g. its pod's); restarted, it takes its partitions back at once."""
+
+    kafka_linger_ms: int = Field(default=20, ge=0, le=5_000)
+    """Milliseconds the producer waits to fill a batch before sending it."""
+
+    kafka_batch_bytes: int = Field(default=1 << 20, ge=1_024, le=64 << 20)
+    """Most bytes of messages the producer sends to one partition at once."""
+
+    kafka_compression: Literal["none", "lz4", "zstd", "snappy", "gzip"] = "lz4"
+    """Compression of the producer's batches."""
+
+    kafka_delivery_timeout_s: float = Field(default=120.0, gt=0, le=3_600)
+    """Seconds the producer keeps trying to deliver a message (a broker restart fits in)."""
+
+    kafka_poll_timeout_s: float = Field(default=1.0, gt=0, le=60)
+    """Seconds the consumer waits for a batch to fill; also how often it checks for a stop."""
+
     @field_validator("secret_key")
     @classmethod
     def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:

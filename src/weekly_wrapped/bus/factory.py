@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -11,18 +12,22 @@ from weekly_wrapped.bus import Bus
 from weekly_wrapped.bus.local import LocalBus
 from weekly_wrapped.config import Settings
 from weekly_wrapped.errors import ConfigError
+from weekly_wrapped.extras import require
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.processing.processor import QuarantineSink
+
+if TYPE_CHECKING:
+    from weekly_wrapped.bus.consumer import PlayStream
 
 
 def open_bus(engine: Engine, settings: Settings) -> Bus:
     """The configured bus; `Settings` has already refused combinations that cannot work."""
-    if settings.bus != "local" or settings.engine != "embedded":
-        raise ConfigError(
-            f"WRAPPED_BUS={settings.bus} with WRAPPED_ENGINE={settings.engine} is not available "
-            "in this version",
-            hint="Use WRAPPED_BUS=local and WRAPPED_ENGINE=embedded (the defaults).",
-        )
+    _require_available(settings)
+    if settings.bus == "kafka":
+        require("kafka", "confluent_kafka", needed_by="WRAPPED_BUS=kafka")
+        from weekly_wrapped.bus.kafka import KafkaBus
+
+        return KafkaBus(settings)
     return local_bus(
         engine,
         batch_size=settings.batch_size,
@@ -38,3 +43,44 @@ def local_bus(
         engine, batch_size=batch_size, max_future_skew=max_future_skew, rejects=QuarantineSink()
     )
     return LocalBus(processor)
+
+
+def open_stream(engine: Engine, settings: Settings) -> PlayStream:
+    """The Kafka consumer feeding the configured processor, which rejects to the dead-letter topic."""
+    if settings.bus != "kafka":
+        raise ConfigError(
+            f"`wrapped process` reads plays from Kafka, and WRAPPED_BUS={settings.bus}",
+            hint="Set WRAPPED_BUS=kafka (or pass --bus kafka); the local bus writes plays at once.",
+        )
+    _require_available(settings)
+    require("kafka", "confluent_kafka", needed_by="WRAPPED_BUS=kafka")
+    from weekly_wrapped.bus import kafka
+    from weekly_wrapped.bus.consumer import PlayStream
+
+    kafka.ensure_topics(settings)
+    delivery = kafka.Delivery(settings)
+    dead_letters = kafka.DeadLetters(settings, delivery)
+    processor = EmbeddedProcessor(
+        engine,
+        batch_size=settings.batch_size,
+        max_future_skew=timedelta(seconds=settings.max_future_skew_s),
+        rejects=dead_letters,
+    )
+    return PlayStream(
+        engine,
+        processor,
+        kafka.PlayConsumer(settings),
+        dead_letters,
+        delivery,
+        batch_size=settings.batch_size,
+        poll_timeout_s=settings.kafka_poll_timeout_s,
+    )
+
+
+def _require_available(settings: Settings) -> None:
+    if settings.engine != "embedded":
+        raise ConfigError(
+            f"WRAPPED_BUS={settings.bus} with WRAPPED_ENGINE={settings.engine} is not available "
+            "in this version",
+            hint="Use WRAPPED_ENGINE=embedded (the default).",
+        )

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from weekly_wrapped.cli import (  # noqa: F401  (registers commands)
     imports,
+    process,
     recap,
     send,
     spotify,

@@ -67,6 +67,8 @@ def import_export(paths: PathsArgument, user: UserOption) -> None:
         err.print("Interrupted. Run the same command again to finish the import.")
         raise typer.Exit(130) from None
     print_summary(summary, out)
+    if settings.bus == "kafka":
+        out.print(f"Published to {settings.kafka_topic}: `wrapped process` writes the plays.")
     for failed in summary.failed:
         err.print(
             Text.assemble(("error: ", "bold red"), failed.error or ""),

@@ -130,6 +130,12 @@ def generate(
     result = pipeline.generate(
         engine, settings, user, weeks=weeks, seed=seed, source=source, console=err
     )
+    if settings.bus == "kafka":
+        out.print(
+            f"Published {result.received:,} plays for user {user} to {settings.kafka_topic}; "
+            "`wrapped process` writes them."
+        )
+        return
     out.print(
         f"Generated {result.received:,} plays for user {user}: "
         f"{result.inserted:,} new, {result.duplicates:,} already there, "
