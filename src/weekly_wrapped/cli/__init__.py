@@ -13,6 +13,7 @@ from weekly_wrapped.cli import (  # noqa: F401  (registers commands)
     imports,
     recap,
     send,
+    serve,
     spotify,
     stats,
     warehouse,
