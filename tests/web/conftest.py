@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,10 +16,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
+from tests.factories import play
 from tests.fakes.spotify import FakeSpotify
 from tests.fakes.spotify.harness import spotify_settings
 from weekly_wrapped.config import Settings
+from weekly_wrapped.processing.embedded import EmbeddedProcessor
 from weekly_wrapped.web import create_app
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+"""The app's clock: Wednesday of 2026-W48."""
+LAST_WEEK = "2026-W47"
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -45,7 +52,7 @@ def settings(fake: FakeSpotify, engine: Engine, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, engine: Engine) -> Flask:
-    app = create_app(settings, engine=engine)
+    app = create_app(settings, engine=engine, clock=lambda: NOW)
     app.testing = True
     return app
 
@@ -79,3 +86,18 @@ def log_in(app: Flask, fake: FakeSpotify, spotify_user: str, name: str | None = 
     with client.session_transaction() as session:
         user_key = session["user_key"]
     return LoggedIn(client, user_key)
+
+
+def add_plays(
+    engine: Engine, user_key: int, artist: str, *, days: int = 10, per_day: int = 3
+) -> int:
+    """`per_day` plays of `artist` on each of the `days` days before NOW; how many."""
+    events = [
+        play(user_key, NOW - timedelta(days=day, hours=hour + 1), artist=artist,
+             title=f"{artist} song {hour}", album=f"{artist} album")
+        for day in range(days)
+        for hour in range(per_day)
+    ]  # fmt: skip
+    result = EmbeddedProcessor(engine).process(events)
+    assert result.quarantined == 0
+    return len(events)
