@@ -21,7 +21,7 @@ from tests.fakes.spotify import FakeSpotify
 from tests.web.conftest import LAST_WEEK, add_plays, csrf_token, log_in
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
-SECRET = "Bea's Hidden Band"
+BEAS_ARTIST = "Bea's Hidden Band"
 QUERIES = {
     "api.stats": "?from=2026-01-01&to=2026-12-31",
     "api.plays": "?from=2026-01-01&to=2026-12-31&limit=500",
@@ -54,11 +54,11 @@ def test_no_route_shows_one_user_another_users_data(
     ada = log_in(app, fake, "ada")
     bea = log_in(app, fake, "bea")
     add_plays(engine, ada.user_key, "Ada's Band")
-    add_plays(engine, bea.user_key, SECRET)
-    bea_upload = upload_export(bea.client, SECRET)
+    add_plays(engine, bea.user_key, BEAS_ARTIST)
+    bea_upload = upload_export(bea.client, BEAS_ARTIST)
     values = {"week": LAST_WEEK, "year": 2026, "upload_id": bea_upload}
     # Bea sees her own data through the same routes, so the walk below can fail.
-    assert SECRET in bea.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").get_data(as_text=True)
+    assert BEAS_ARTIST in bea.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").get_data(as_text=True)
 
     walked = []
     for rule in app.url_map.iter_rules():
@@ -73,7 +73,7 @@ def test_no_route_shows_one_user_another_users_data(
         answer = ada.client.get(path)
         walked.append(rule.endpoint)
         body = answer.get_data(as_text=True)
-        assert SECRET not in body, f"{path} shows another user's data"
+        assert BEAS_ARTIST not in body, f"{path} shows another user's data"
         assert answer.status_code < 500, path
         if "upload_id" in rule.arguments:
             assert answer.status_code == 404, f"{path} answers another user's upload"
@@ -88,7 +88,7 @@ def test_a_user_sees_their_own_plays_across_pages(
 ) -> None:
     ada = log_in(app, fake, "ada")
     added = add_plays(engine, ada.user_key, "Ada's Band", days=20, per_day=5)
-    add_plays(engine, log_in(app, fake, "bea").user_key, SECRET)
+    add_plays(engine, log_in(app, fake, "bea").user_key, BEAS_ARTIST)
     seen, cursor = [], ""
     while True:
         page = ada.client.get(f"/api/v1/plays?limit=7{cursor}").json
