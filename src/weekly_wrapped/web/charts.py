@@ -90,7 +90,7 @@ def heatmap_chart(heatmap: Sequence[Sequence[float]]) -> SvgChart:
     for day, row in enumerate(heatmap):
         labels.append(Label(left - 6, top + day * cell + cell * 0.7, DAYS[day]))
         for hour, minutes in enumerate(row):
-            level = 0 if minutes <= 0 else min(4, 1 + int(3.999 * (minutes / peak) ** 0.5))
+            level = 0 if minutes <= 0 else min(4, 1 + int(3.999 * minutes / peak))
             title = f"{DAY_NAMES[day]} {hour:02d}:00: {words.minutes(minutes)} minutes"
             shapes.append(Shape(left + hour * cell, top + day * cell, cell - 2, cell - 2,
                                 f"cell level{level}", title))  # fmt: skip
