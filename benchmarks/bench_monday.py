@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from common import fresh_postgres_database, postgres_url
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, func, select, update
 
+from common import fresh_postgres_database, postgres_url
 from weekly_wrapped import pipeline
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.delivery.mailer import deliver
@@ -107,13 +107,19 @@ def main() -> None:
         spent = time.perf_counter() - began
         with engine.connect() as conn:
             sent = conn.execute(
-                select(func.count()).where(delivery.c.channel == "recap", delivery.c.status == "sent")
+                select(func.count()).where(
+                    delivery.c.channel == "recap", delivery.c.status == "sent"
+                )
             ).scalar()
         failed = [r for r in report.sent if r.result != "sent"]
-        print(f"\none user (stats + story + email), mean of {len(sample)}: "
-              f"{statistics.fmean(sample) * 1000:.0f} ms; × {len(users):,} = {baseline:.1f} s")
-        print(f"Monday run, {args.workers} workers: {spent:.1f} s for {sent:,} recaps "
-              f"({len(failed)} not sent); {spent / baseline:.2f}× the one-user baseline")
+        print(
+            f"\none user (stats + story + email), mean of {len(sample)}: "
+            f"{statistics.fmean(sample) * 1000:.0f} ms; × {len(users):,} = {baseline:.1f} s"
+        )
+        print(
+            f"Monday run, {args.workers} workers: {spent:.1f} s for {sent:,} recaps "
+            f"({len(failed)} not sent); {spent / baseline:.2f}× the one-user baseline"
+        )
         verdict = "meets" if spent <= 45 and sent == len(users) else "MISSES"
         print(f"goal ≤ 45 s for all users: {verdict} ({spent:.1f} s, {len(users):,} users)")
 
