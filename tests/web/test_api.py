@@ -54,6 +54,20 @@ def test_a_weeks_recap_carries_the_weeks_stats(
 
 
 @SQLITE
+def test_the_week_so_far_counts_a_play_as_soon_as_it_arrives(
+    app: Flask, fake: FakeSpotify, engine: Engine
+) -> None:
+    ada = log_in(app, fake, "ada")
+    add_plays(engine, ada.user_key, "Nova Lane", days=2)
+    before = ada.client.get("/api/v1/weeks/2026-W48/recap").json
+    assert ada.client.get("/api/v1/weeks/2026-W48/recap").json == before  # answered again
+    add_plays(engine, ada.user_key, "Sable Youth", days=1, per_day=1)
+    after = ada.client.get("/api/v1/weeks/2026-W48/recap").json
+    assert before is not None and after is not None
+    assert after["stats"]["streams"] == before["stats"]["streams"] + 1
+
+
+@SQLITE
 def test_bad_parameters_get_a_json_400_naming_them(app: Flask, fake: FakeSpotify) -> None:
     ada = log_in(app, fake, "ada")
     for path, words in [

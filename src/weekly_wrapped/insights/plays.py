@@ -12,12 +12,12 @@ import binascii
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from weekly_wrapped.errors import TerminalError
 from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import dim_spelling, fact_play
-from weekly_wrapped.weeks import date_key
+from weekly_wrapped.weeks import date_key, week_date_keys
 
 
 class InvalidCursor(TerminalError):
@@ -97,3 +97,16 @@ def list_plays(
     lines = [PlayLine(r[0], as_utc(r[1]), *r[2:]) for r in rows[:limit]]
     more = len(rows) > limit
     return lines, encode_cursor(lines[-1].played_at, lines[-1].play_id) if more else None
+
+
+def week_mark(conn: Connection, user_key: int, week_start: date) -> tuple[int, datetime | None]:
+    """How many plays the user's week holds and when the latest ended: a new play changes it."""
+    first, end = week_date_keys(week_start)
+    row = conn.execute(
+        select(func.count(), func.max(fact_play.c.played_at_utc)).where(
+            fact_play.c.user_key == user_key,
+            fact_play.c.local_date_key >= first,
+            fact_play.c.local_date_key < end,
+        )
+    ).one()
+    return int(row[0]), None if row[1] is None else as_utc(row[1])

@@ -7,6 +7,9 @@ stored: only the Monday run keeps recaps.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +20,7 @@ from weekly_wrapped.delivery.service import week_end
 from weekly_wrapped.delivery.view import RecapView, recap_view
 from weekly_wrapped.insights.history import load_history
 from weekly_wrapped.insights.models import ListeningStats
+from weekly_wrapped.insights.plays import week_mark
 from weekly_wrapped.insights.recap import Recap, load_recap
 from weekly_wrapped.insights.stats import first_listening_day, range_stats, weekly_stats
 from weekly_wrapped.insights.writers import OfflineWriter
@@ -48,10 +52,47 @@ def week_recap(conn: Connection, user: User, week_start: date, now: datetime) ->
     stored = load_recap(conn, user.user_key, week_start)
     if stored is not None and stored.created_at >= week_end(user, week_start):
         return stored
+    key = (user.user_key, user.timezone, week_start, week_mark(conn, user.user_key, week_start),
+           now.replace(second=0, microsecond=0))  # fmt: skip
+    cached = _computed.get(key)
+    if cached is not None:
+        return cached
     stats = weekly_stats(conn, user.user_key, week_start, now=now)
     history = load_history(conn, user.user_key, week_start, [a.name for a in stats.top_artists])
     story = OfflineWriter().write(stats, history)
-    return Recap(user, week_start, stats, story, "offline", None, now)
+    recap = Recap(user, week_start, stats, story, "offline", None, now)
+    _computed.put(key, recap)
+    return recap
+
+
+class _Computed:
+    """Weeks computed on request, kept while nothing they count has changed.
+
+    A dashboard is reloaded far more often than plays arrive. The key holds the
+    week's play count and latest play (any new or imported play changes them), the
+    user's timezone, and the minute (the open week's "not over yet" gap moves with it).
+    """
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._recaps: OrderedDict[Hashable, Recap] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Recap | None:
+        with self._lock:
+            if key in self._recaps:
+                self._recaps.move_to_end(key)
+                return self._recaps[key]
+        return None
+
+    def put(self, key: Hashable, recap: Recap) -> None:
+        with self._lock:
+            self._recaps[key] = recap
+            while len(self._recaps) > self._size:
+                self._recaps.popitem(last=False)
+
+
+_computed = _Computed()
 
 
 def week_page(conn: Connection, user: User, week_start: date, now: datetime) -> WeekPage:
