@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, func, select
 from weekly_wrapped.errors import InvalidEvent
 from weekly_wrapped.events import PlayEvent, parse_event
 from weekly_wrapped.processing import dedupe
-from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink
+from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink, StageTimes
 from weekly_wrapped.processing.transform import (
     Context,
     Timed,
@@ -73,11 +73,13 @@ class EmbeddedProcessor:
         batch_size: int = 5000,
         max_future_skew: timedelta = timedelta(minutes=5),
         rejects: RejectSink | None = None,
+        times: StageTimes | None = None,
     ) -> None:
         self.engine = engine
         self.batch_size = batch_size
         self.max_future_skew = max_future_skew
         self.rejects = rejects or QuarantineSink()
+        self.times = times or StageTimes()
 
     def process(self, messages: Iterable[Message]) -> WriteResult:
         """Process any number of messages, in batches of `batch_size`."""
@@ -89,14 +91,19 @@ class EmbeddedProcessor:
 
     def process_batch(self, batch: Sequence[Message]) -> WriteResult:
         """Validate, transform and write one batch atomically; bad events go to the sink."""
-        with self.engine.begin() as conn:
-            return self.write_batch(conn, batch)
+        with self.engine.connect() as conn:
+            result = self.write_batch(conn, batch)
+            with self.times("write"):
+                conn.commit()
+            return result
 
     def write_batch(self, conn: Connection, batch: Sequence[Message]) -> WriteResult:
         """Like `process_batch`, inside the caller's transaction (an import writes a file at once)."""
-        events, rejected = decode(batch)
-        lock_users(conn, {e.user_id for e in events})
-        fresh = unseen(conn, events)
+        with self.times("validation"):
+            events, rejected = decode(batch)
+        with self.times("dedupe"):
+            lock_users(conn, {e.user_id for e in events})
+            fresh = unseen(conn, events)
         result = self.write_new(conn, fresh, rejected)
         result.received = len(batch)
         result.duplicates += len(events) - len(fresh)
@@ -109,19 +116,22 @@ class EmbeddedProcessor:
 
         The caller holds the lock of every user in `events` (`lock_users`).
         """
-        context = Context(
-            timezones=queries.timezones(conn, (e.user_id for e in events)),
-            previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
-            now=datetime.now(UTC),
-            max_future_skew=self.max_future_skew,
-        )
-        rows = transform(events, context)
-        rows.rejected[:0] = rejected
-        plan = plan_merges(conn, rows.plays)
-        write_dimensions(conn, rows)
-        added, conflicts = apply_merge_plan(conn, plan)
-        self.rejects.put(conn, rows.rejected, stage="processor")
-        reestimate_neighbours(conn, [*plan.store, *plan.unstore])
+        with self.times("transform"):
+            context = Context(
+                timezones=queries.timezones(conn, (e.user_id for e in events)),
+                previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
+                now=datetime.now(UTC),
+                max_future_skew=self.max_future_skew,
+            )
+            rows = transform(events, context)
+            rows.rejected[:0] = rejected
+        with self.times("dedupe"):
+            plan = plan_merges(conn, rows.plays)
+        with self.times("write"):
+            write_dimensions(conn, rows)
+            added, conflicts = apply_merge_plan(conn, plan)
+            self.rejects.put(conn, rows.rejected, stage="processor")
+            reestimate_neighbours(conn, [*plan.store, *plan.unstore])
         return WriteResult(
             received=len(events) + len(rejected),
             inserted=added,

@@ -1,0 +1,20 @@
+"""The per-stage profile both write benchmarks print: µs per play for each stage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+STAGES = ("parse", "row → event", "event id", "validation", "transform", "dedupe", "write")
+"""In pipeline order; a stage a benchmark does not run is left out of its table."""
+
+
+def stage_table(seconds: Mapping[str, float], plays: int) -> str:
+    """A markdown table of µs per play and share of the total, one row per stage."""
+    total = sum(seconds.values())
+    lines = ["| stage | µs/play | share |", "|---|---:|---:|"]
+    for stage in (*STAGES, *(s for s in seconds if s not in STAGES)):
+        if stage in seconds:
+            share = seconds[stage] / total if total else 0.0
+            lines.append(f"| {stage} | {seconds[stage] / plays * 1e6:.1f} | {share:.0%} |")
+    lines.append(f"| **total** | **{total / plays * 1e6:.1f}** | |")
+    return "\n".join(lines)
