@@ -19,10 +19,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
+import orjson
 from sqlalchemy import Connection, Engine, func, select
 
 from weekly_wrapped.errors import InvalidEvent
-from weekly_wrapped.events import PlayEvent, parse_event
+from weekly_wrapped.events import Play, PlayEvent, read_event
 from weekly_wrapped.processing import dedupe
 from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink, StageTimes
 from weekly_wrapped.processing.transform import (
@@ -48,16 +49,21 @@ _WRITER_LOCK_SPACE = 0x57525057
 Not the import lock's space: an import holds that one while its batches take this one."""
 
 
-def decode(messages: Iterable[Message]) -> tuple[list[PlayEvent], list[Rejected]]:
-    """Split messages into valid events and rejects, each reject with its reason."""
-    events: list[PlayEvent] = []
+def decode(messages: Iterable[Message]) -> tuple[list[Play], list[Rejected]]:
+    """Split messages into valid events and rejects, each reject with its reason.
+
+    A PlayEvent was validated when it was made, and is taken as it is; raw messages
+    are validated here, once (`events.read_event`).
+    """
+    events: list[Play] = []
     rejected: list[Rejected] = []
     for message in messages:
         if isinstance(message, PlayEvent):
             events.append(message)
             continue
         try:
-            events.append(parse_event(message))
+            raw = message if isinstance(message, bytes | str) else orjson.dumps(message)
+            events.append(read_event(raw))
         except InvalidEvent as exc:
             rejected.append(rejected_from_raw(message, f"invalid PlayEvent: {exc}"))
     return events, rejected
@@ -110,7 +116,7 @@ class EmbeddedProcessor:
         return result
 
     def write_new(
-        self, conn: Connection, events: Sequence[PlayEvent], rejected: Sequence[Rejected] = ()
+        self, conn: Connection, events: Sequence[Play], rejected: Sequence[Rejected] = ()
     ) -> WriteResult:
         """Write events that `unseen` found new in this transaction; reject `rejected`.
 
@@ -149,10 +155,10 @@ def lock_users(conn: Connection, user_keys: Iterable[int]) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(_WRITER_LOCK_SPACE, user_key)))
 
 
-def unseen(conn: Connection, events: Sequence[PlayEvent]) -> list[PlayEvent]:
+def unseen(conn: Connection, events: Sequence[Play]) -> list[Play]:
     """The events not yet in the warehouse, each once: re-sent plays change nothing."""
     known = queries.known_play_ids(conn, [e.event_id for e in events])
-    fresh: list[PlayEvent] = []
+    fresh: list[Play] = []
     for event in events:
         if event.event_id not in known:
             known.add(event.event_id)
@@ -244,7 +250,7 @@ def reestimate_neighbours(conn: Connection, plays: Sequence[PlayRow]) -> None:
         queries.set_ms_played(conn, changed)
 
 
-def _first_unmeasured(events: Sequence[PlayEvent]) -> dict[int, datetime]:
+def _first_unmeasured(events: Sequence[Play]) -> dict[int, datetime]:
     """Each user's earliest play whose `ms_played` must be estimated."""
     first: dict[int, datetime] = {}
     for event in events:

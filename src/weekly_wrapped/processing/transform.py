@@ -1,5 +1,8 @@
 """The pure transform: PlayEvents → warehouse rows (DESIGN §5).
 
+An event is a `PlayEvent` (our own sources) or a `WirePlay` (a message from outside,
+read by msgspec): the same fields under the same names, so one transform takes both.
+
 No I/O here. Both engines (embedded and Spark) call `transform`, so both write
 the same rows for the same input. What the transform needs from the warehouse
 (each user's timezone, the end of each user's previous play) comes in `Context`.
@@ -16,7 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from weekly_wrapped import identity
-from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.events import Play
 from weekly_wrapped.rows import (
     SPOTIFY_BEGAN,
     AlbumRow,
@@ -46,7 +49,7 @@ class Context:
     max_future_skew: timedelta = timedelta(minutes=5)
 
 
-def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
+def transform(events: Iterable[Play], context: Context) -> Rows:
     """Turn events into rows; events that break a processing rule land in `rows.rejected`."""
     rows = Rows()
     zones: dict[int, ZoneInfo | None] = {}
@@ -60,9 +63,7 @@ def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
     return rows
 
 
-def _accept(
-    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None], rows: Rows
-) -> bool:
+def _accept(event: Play, context: Context, zones: dict[int, ZoneInfo | None], rows: Rows) -> bool:
     reason = _rejection_reason(event, context, zones)
     if reason is None:
         return True
@@ -73,7 +74,7 @@ def _accept(
 
 
 def _rejection_reason(
-    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None]
+    event: Play, context: Context, zones: dict[int, ZoneInfo | None]
 ) -> str | None:
     if event.user_id not in context.timezones:
         return f"unknown user_id {event.user_id}"
@@ -104,9 +105,7 @@ class Timed(NamedTuple):
     needs_estimate: bool
 
 
-def estimate_ms_played(
-    events: Sequence[PlayEvent], previous_end: dict[int, datetime]
-) -> dict[str, int]:
+def estimate_ms_played(events: Sequence[Play], previous_end: dict[int, datetime]) -> dict[str, int]:
     """Estimate `ms_played` for plays without it (API polls); estimates by event id."""
     if all(e.ms_played is not None for e in events):
         return {}
@@ -142,7 +141,7 @@ def _estimate(play: Timed, previous: datetime | None) -> int:
     return min(int((play.played_at - previous).total_seconds() * 1000), duration)
 
 
-def _add_dimensions(event: PlayEvent, rows: Rows) -> PlayKeys:
+def _add_dimensions(event: Play, rows: Rows) -> PlayKeys:
     """Add the event's track, album, artists and spelling to `rows`; return the play's keys.
 
     The keys come from the play's own names (DESIGN §3): a track id that Spotify
@@ -160,7 +159,7 @@ def _add_dimensions(event: PlayEvent, rows: Rows) -> PlayKeys:
     return keys
 
 
-def _keys_of(event: PlayEvent, rows: Rows) -> PlayKeys:
+def _keys_of(event: Play, rows: Rows) -> PlayKeys:
     track = event.track
     song = event.song_key
     key = track.id or "n:" + song
@@ -223,7 +222,7 @@ def merge_dimension(known: DimensionRow | None, new: DimensionRow) -> DimensionR
     return known._replace(**fills) if fills else known
 
 
-def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
+def _performers(event: Play) -> list[tuple[str, str | None, str]]:
     show = event.track.show
     if event.kind != "track" and show is not None:
         return [(identity.show_key(show.id, show.name), show.id, show.name)]
@@ -231,7 +230,7 @@ def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
 
 
 def _play_row(
-    event: PlayEvent, zone: ZoneInfo, estimate: int | None, keys: PlayKeys, rows: Rows
+    event: Play, zone: ZoneInfo, estimate: int | None, keys: PlayKeys, rows: Rows
 ) -> PlayRow:
     date_key, local_hour = local_slot(event.played_at, zone)
     if date_key not in rows.dates:
@@ -267,7 +266,7 @@ def _play_row(
 
 
 def rejected_from_raw(raw: Any, reason: str) -> Rejected:
-    """A quarantine row for a message that never became a PlayEvent."""
+    """A quarantine row for a message that never became a Play."""
     if isinstance(raw, bytes):
         payload = raw.decode("utf-8", errors="replace")
     elif isinstance(raw, str):
