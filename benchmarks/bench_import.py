@@ -202,9 +202,10 @@ def measure_profile(folder: Path, url: str) -> dict[str, Any]:
                 if (start + 5000) % COMMIT_ROWS == 0 or start + 5000 >= len(elements):
                     with times("write"):
                         conn.commit()
-    seconds = dict(times.seconds)
+    seconds, cpu = dict(times.seconds), dict(times.cpu_seconds)
     seconds["row → event"] -= seconds["event id"]
-    return {"seconds": seconds, "rows": rows, "rss_mb": peak_rss_mb()}
+    cpu["row → event"] -= cpu["event id"]
+    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": peak_rss_mb()}
 
 
 def in_child(*args: str) -> dict[str, Any]:
@@ -280,7 +281,7 @@ def report(
     for backend, profile in profiles.items():
         writes = profile["rows"] / profile["seconds"]["write"]
         print(f"{backend}, stage by stage (database writes alone: {writes:,.0f} plays/s):\n")
-        print(stage_table(profile["seconds"], profile["rows"]) + "\n")
+        print(stage_table(profile["seconds"], profile["cpu"], profile["rows"]) + "\n")
     for backend in dict.fromkeys(run.backend for run in runs):
         first, second = (r.result["seconds"] for r in runs if r.backend == backend)
         print(f"{backend}: the second import is {first / second:.1f}× faster than the first")

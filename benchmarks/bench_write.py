@@ -50,7 +50,7 @@ class Measurement:
     path: str
     events: int
     seconds: float
-    stages: dict[str, float] | None = None
+    stages: StageTimes | None = None
 
     @property
     def rate(self) -> float:
@@ -185,7 +185,7 @@ def report(results: list[Measurement]) -> None:
     for m in results:
         if m.stages:
             print(f"\n{m.backend}, {m.path}, stage by stage:\n")
-            print(stage_table(m.stages, m.events))
+            print(stage_table(m.stages.seconds, m.stages.cpu_seconds, m.events))
 
 
 def main() -> int:
@@ -222,7 +222,7 @@ def main() -> int:
                 times = StageTimes()
                 write = bulk_write(times, payloads)
                 results.append(timed(name, path, factory, write, events))
-                results[-1].stages = times.seconds
+                results[-1].stages = times
             results.append(timed(name, "naive ORM", factory, naive_write, sample))
             results.append(timed(name, "writes alone (floor)", factory, writer_only, events))
             print(f"{name}: done", file=sys.stderr)
