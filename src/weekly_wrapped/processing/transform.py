@@ -154,22 +154,55 @@ def _add_dimensions(event: Play, rows: Rows) -> PlayKeys:
     seen = rows.named.get(names)
     if seen is not None and (seen[0] is track or seen[0] == track):
         return seen[1]
-    keys = _keys_of(event, rows)
-    rows.named[names] = (track, keys)
-    return keys
+    made = _MADE.get(names)
+    if made is None or not (made.track is track or made.track == track):
+        if len(_MADE) >= _MADE_LIMIT:
+            _MADE.clear()
+        made = _MADE[names] = _dimensions_of(event)
+    made.add_to(rows)
+    rows.named[names] = (track, made.keys)
+    return made.keys
 
 
-def _keys_of(event: Play, rows: Rows) -> PlayKeys:
+class _Dimensions(NamedTuple):
+    """What one track's names make: its keys and dimension rows (a pure function of them)."""
+
+    track: Any
+    keys: PlayKeys
+    album: AlbumRow | None
+    track_row: TrackRow
+    artists: tuple[ArtistRow, ...]
+    spelling: SpellingRow
+
+    def add_to(self, rows: Rows) -> None:
+        key = self.track_row.track_key
+        if self.album is not None:
+            album_key = self.album.album_key
+            rows.albums[album_key] = merge_dimension(rows.albums.get(album_key), self.album)
+        rows.tracks[key] = merge_dimension(rows.tracks.get(key), self.track_row)
+        for position, artist in enumerate(self.artists):
+            artist_key = artist.artist_key
+            rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
+            rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
+        rows.spellings[self.spelling.spelling_key] = self.spelling
+
+
+_MADE: dict[tuple[Any, ...], _Dimensions] = {}
+"""The dimensions of tracks seen in earlier batches: a stream plays the same few again."""
+_MADE_LIMIT = 65_536
+
+
+def _dimensions_of(event: Play) -> _Dimensions:
     track = event.track
     song = event.song_key
     key = track.id or "n:" + song
     performers = _performers(event)
     album_key = None
+    album = None
     if track.album is not None:
         a = track.album
         album_key = identity.album_key(a.id, performers[0][2], a.name)
         album = AlbumRow(album_key, a.id, a.name, a.release_date, None, a.image_url)
-        rows.albums[album_key] = merge_dimension(rows.albums.get(album_key), album)
     row = TrackRow(
         key,
         track.id,
@@ -181,14 +214,12 @@ def _keys_of(event: Play, rows: Rows) -> PlayKeys:
         track.isrc,
         album_key,
     )
-    rows.tracks[key] = merge_dimension(rows.tracks.get(key), row)
-    for position, (artist_key, spotify_id, name) in enumerate(performers):
-        artist = ArtistRow(artist_key, spotify_id, name, None, None)
-        rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
-        rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
+    artists = tuple(
+        ArtistRow(k, spotify_id, name, None, None) for k, spotify_id, name in performers
+    )
     spelling = spelling_row(track.name, performers[0][2], track.album.name if track.album else None)
-    rows.spellings[spelling.spelling_key] = spelling
-    return PlayKeys(key, performers[0][0], album_key, song, spelling.spelling_key)
+    keys = PlayKeys(key, performers[0][0], album_key, song, spelling.spelling_key)
+    return _Dimensions(track, keys, album, row, artists, spelling)
 
 
 def spelling_row(track_name: str, artist_name: str, album_name: str | None) -> SpellingRow:
