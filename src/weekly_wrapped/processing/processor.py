@@ -4,6 +4,14 @@ The embedded processor is one; the Spark job will be another. A bus hands its
 batches to a `Processor` (`bus.factory.open_bus` chooses which), and a processor
 sends what it cannot take to the `RejectSink` it was given: the quarantine table
 by default, the dead-letter topic with Kafka.
+
+A batch is a sequence of messages. PlayEvents made by our own sources were
+checked when they were made and are taken as they are; raw messages (the bytes
+of a PlayEvent's JSON, from Kafka or any producer) are validated once, by msgspec
+(`events.read_event`), and a bad one reaches the sink with pydantic's words for
+why. `write_batch(conn, batch)` runs inside the caller's transaction, so a consumer
+commits its offsets after the batch's writes commit. `StageTimes` is how the
+benchmarks see where a batch's time goes.
 """
 
 from __future__ import annotations
