@@ -189,7 +189,8 @@ class _Dimensions(NamedTuple):
 
 _MADE: dict[tuple[Any, ...], _Dimensions] = {}
 """The dimensions of tracks seen in earlier batches: a stream plays the same few again."""
-_MADE_LIMIT = 65_536
+_MADE_LIMIT = 32_768
+"""About 1.3 KB each: at most some 45 MB, and more than most lifetimes' distinct tracks."""
 
 
 def _dimensions_of(event: Play) -> _Dimensions:
