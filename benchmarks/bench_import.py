@@ -2,13 +2,17 @@
 
     python benchmarks/bench_import.py [--plays 1000000] [--files 10] [--no-postgres]
 
+`--plays` defaults to WRAPPED_BENCH_PLAYS (else 1M): iterate at 100k, report at 1M.
+
 Writes an extended streaming history of `--plays` plays in `--files` files, shaped
 like Spotify's (pretty-printed, about 700 bytes a row, podcasts, null-metadata and
 incognito rows), then measures, each in a fresh process so peak RSS is its own:
 
 - the baseline: parsing every file with orjson and nothing else;
 - a first import into an empty warehouse, on SQLite and on PostgreSQL;
-- a second import of the same files, which must find every play already there.
+- a second import of the same files, which must find every play already there;
+- a profile: the import's stages timed one by one over every batch, in µs per play,
+  into a warehouse of its own. Its write stage is the database-writes-alone floor.
 
 Ratios are against the baseline measured in the same run. PostgreSQL comes from
 WRAPPED_BENCH_PG_URL or `.pg/url` (`make bench` starts one).
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import string
@@ -33,6 +38,7 @@ from typing import Any
 import orjson
 
 from common import fresh_postgres_database, postgres_url
+from stages import stage_table
 
 ROOT = Path(__file__).resolve().parents[1]
 START = datetime(2014, 3, 2, tzinfo=UTC)
@@ -156,6 +162,52 @@ def measure_import(folder: Path, url: str) -> dict[str, Any]:
     }
 
 
+def measure_profile(folder: Path, url: str) -> dict[str, Any]:
+    """The import's stages, each timed over every batch, as the importer runs them."""
+    from weekly_wrapped import identity
+    from weekly_wrapped.imports import COMMIT_ROWS
+    from weekly_wrapped.processing.embedded import EmbeddedProcessor, cyclic_gc_paused
+    from weekly_wrapped.processing.processor import StageTimes
+    from weekly_wrapped.sources.export import ExportRows, sniff
+    from weekly_wrapped.sources.json_array import JsonArrayReader
+    from weekly_wrapped.warehouse import db, queries
+
+    engine = db.connect(url)
+    times = StageTimes()
+    processor = EmbeddedProcessor(engine, times=times)
+    rows = 0
+    for path in sorted(folder.glob("*.json")):
+        with times("parse"), path.open("rb") as stream:
+            elements = [row for part in JsonArrayReader(stream, path.name) for row in part]
+        rows += len(elements)
+        export_format = sniff(elements[0])
+        assert export_format is not None
+        export = ExportRows(export_format, 1)
+        with cyclic_gc_paused(), engine.connect() as conn:
+            for start in range(0, len(elements), 5000):
+                with times("row → event"):
+                    candidates = export.candidates(elements[start : start + 5000])
+                with times("event id"):  # computed again alone, then taken off row → event
+                    for c in candidates:
+                        listen = c.listen
+                        identity.event_id(
+                            1, export.source, listen.played_at, listen.song_key, listen.ms_played
+                        )
+                with times("dedupe"):
+                    known = queries.known_play_ids(conn, [c.event_id for c in candidates])
+                    fresh = [c for c in candidates if c.event_id not in known]
+                with times("validation"):
+                    events = export.events(fresh)
+                processor.write_batch(conn, events)
+                if (start + 5000) % COMMIT_ROWS == 0 or start + 5000 >= len(elements):
+                    with times("write"):
+                        conn.commit()
+    seconds, cpu = dict(times.seconds), dict(times.cpu_seconds)
+    seconds["row → event"] -= seconds["event id"]
+    cpu["row → event"] -= cpu["event id"]
+    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": peak_rss_mb()}
+
+
 def in_child(*args: str) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter and read its JSON answer."""
     done = subprocess.run(
@@ -203,21 +255,33 @@ class Run:
         return float(self.result["rows"]) / float(self.result["seconds"])
 
 
-def report(parse: dict[str, Any], runs: list[Run], megabytes: float) -> None:
+def report(
+    parse: dict[str, Any], runs: list[Run], profiles: dict[str, dict[str, Any]], megabytes: float
+) -> None:
     print(
         f"\n{parse['rows']:,} rows in {megabytes:,.0f} MB of JSON; "
         f"parsing alone: {parse['seconds']:.2f} s ({parse['rows'] / parse['seconds']:,.0f} rows/s, "
         f"peak RSS {parse['rss_mb']:,.0f} MB)\n"
     )
-    print("| backend | run | rows | plays added | seconds | rows/s | peak RSS MB | × parse time |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| backend | run | rows | plays added | seconds | rows/s | peak RSS MB "
+        "| × parse time | × writes alone |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         r = run.result
+        floor = profiles[run.backend]
+        writes = floor["seconds"]["write"] / floor["rows"] * r["rows"]
         print(
             f"| {run.backend} | {run.what} | {r['rows']:,} | {r['added']:,} | {r['seconds']:.2f} | "
-            f"{run.rate:,.0f} | {r['rss_mb']:,.0f} | {r['seconds'] / parse['seconds']:.1f}× |"
+            f"{run.rate:,.0f} | {r['rss_mb']:,.0f} | {r['seconds'] / parse['seconds']:.1f}× | "
+            f"{r['seconds'] / writes:.1f}× |"
         )
     print()
+    for backend, profile in profiles.items():
+        writes = profile["rows"] / profile["seconds"]["write"]
+        print(f"{backend}, stage by stage (database writes alone: {writes:,.0f} plays/s):\n")
+        print(stage_table(profile["seconds"], profile["cpu"], profile["rows"]) + "\n")
     for backend in dict.fromkeys(run.backend for run in runs):
         first, second = (r.result["seconds"] for r in runs if r.backend == backend)
         print(f"{backend}: the second import is {first / second:.1f}× faster than the first")
@@ -225,16 +289,21 @@ def report(parse: dict[str, Any], runs: list[Run], megabytes: float) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument(
+        "--plays", type=int, default=int(os.environ.get("WRAPPED_BENCH_PLAYS", 1_000_000))
+    )
     parser.add_argument("--files", type=int, default=10)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--measure", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         kind, folder, *url = args.measure
-        measured = (
-            measure_parse(Path(folder)) if kind == "parse" else measure_import(Path(folder), url[0])
-        )
+        if kind == "parse":
+            measured = measure_parse(Path(folder))
+        elif kind == "profile":
+            measured = measure_profile(Path(folder), url[0])
+        else:
+            measured = measure_import(Path(folder), url[0])
         print(json.dumps(measured))
         return 0
 
@@ -251,12 +320,16 @@ def main() -> int:
         if not args.no_postgres and postgres_url():
             backends.append("PostgreSQL")
         runs: list[Run] = []
+        profiles: dict[str, dict[str, Any]] = {}
         for backend in backends:
             url = fresh_warehouse(backend, Path(tmp))
             for what in ("first import", "second import"):
                 runs.append(Run(backend, what, in_child("import", str(folder), url)))
                 print(f"{backend} {what}: {runs[-1].result['seconds']:.1f} s", file=sys.stderr)
-        report(parse, runs, megabytes)
+            profiles[backend] = in_child(
+                "profile", str(folder), fresh_warehouse(backend, Path(tmp))
+            )
+        report(parse, runs, profiles, megabytes)
     return 0
 
 

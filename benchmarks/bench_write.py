@@ -2,9 +2,13 @@
 
     python benchmarks/bench_write.py [--events 200000] [--naive-events 2000]
 
+`--events` defaults to WRAPPED_BENCH_EVENTS (else 200k): iterate small, report at 200k.
 The bulk path is the embedded processor (validation, dedupe, transform and the
-executemany/COPY upserts). "Writes alone" times only the database writes of rows
-transformed beforehand: the floor the database itself sets.
+executemany/COPY upserts) handed PlayEvents, as the importer and poller do; "from
+JSON" hands it the events' JSON bytes, as the Kafka consumer does, so each is
+validated. "Writes alone" times only the database writes of rows transformed
+beforehand: the floor the database itself sets. Each bulk path prints its
+stages in µs per event.
 The baseline is what a first prototype does: ORM objects looked up, added and
 committed one play at a time. The baseline runs on fewer events (it is slow) and
 is reported as a rate. PostgreSQL comes from WRAPPED_BENCH_PG_URL or `.pg/url`
@@ -14,6 +18,7 @@ is reported as a rate. PostgreSQL comes from WRAPPED_BENCH_PG_URL or `.pg/url`
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -26,8 +31,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, registry
 
 from common import fresh_postgres_database, postgres_url
+from stages import stage_table
 from weekly_wrapped.events import PlayEvent
 from weekly_wrapped.processing.embedded import EmbeddedProcessor
+from weekly_wrapped.processing.processor import Message, StageTimes
 from weekly_wrapped.processing.transform import Context, transform
 from weekly_wrapped.sources.synthetic import build_catalog, generate_plays
 from weekly_wrapped.warehouse import db, schema, users
@@ -43,6 +50,7 @@ class Measurement:
     path: str
     events: int
     seconds: float
+    stages: StageTimes | None = None
 
     @property
     def rate(self) -> float:
@@ -82,9 +90,17 @@ def writer_only(engine: Engine, events: Sequence[PlayEvent]) -> float:
     return time.perf_counter() - started
 
 
-def bulk_write(engine: Engine, events: Sequence[PlayEvent]) -> None:
-    result = EmbeddedProcessor(engine, batch_size=5000).process(events)
-    assert result.inserted == len(events), result
+def bulk_write(
+    times: StageTimes, payloads: Sequence[bytes] | None = None
+) -> Callable[[Engine, Sequence[PlayEvent]], None]:
+    """The embedded processor, handed the events themselves or (given) their JSON bytes."""
+
+    def write(engine: Engine, events: Sequence[PlayEvent]) -> None:
+        messages: Sequence[Message] = events if payloads is None else payloads
+        result = EmbeddedProcessor(engine, batch_size=5000, times=times).process(messages)
+        assert result.inserted == len(events), result
+
+    return write
 
 
 class _Naive:
@@ -156,20 +172,27 @@ def postgres_factory(admin_url: str) -> Callable[[], Engine]:
 
 
 def report(results: list[Measurement]) -> None:
-    print("\n| backend | path | events | seconds | events/s | × naive |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("\n| backend | path | events | seconds | events/s | × naive | × writes alone |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     naive = {m.backend: m.rate for m in results if m.path == "naive ORM"}
+    floor = {m.backend: m.rate for m in results if m.path.startswith("writes alone")}
     for m in results:
         ratio = m.rate / naive[m.backend] if m.backend in naive else float("nan")
         print(
             f"| {m.backend} | {m.path} | {m.events:,} | {m.seconds:.2f} | "
-            f"{m.rate:,.0f} | {ratio:,.1f}× |"
+            f"{m.rate:,.0f} | {ratio:,.1f}× | {floor[m.backend] / m.rate:.2f}× |"
         )
+    for m in results:
+        if m.stages:
+            print(f"\n{m.backend}, {m.path}, stage by stage:\n")
+            print(stage_table(m.stages.seconds, m.stages.cpu_seconds, m.events))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument(
+        "--events", type=int, default=int(os.environ.get("WRAPPED_BENCH_EVENTS", 200_000))
+    )
     parser.add_argument("--naive-events", type=int, default=2_000)
     args = parser.parse_args()
 
@@ -180,6 +203,7 @@ def main() -> int:
         f"in {time.perf_counter() - started:.1f}s"
     )
     sample = events[: args.naive_events]
+    as_json = [e.to_json() for e in events]
     results: list[Measurement] = []
     with tempfile.TemporaryDirectory() as folder:
         backends: list[tuple[str, Callable[[], Engine]]] = [
@@ -194,7 +218,11 @@ def main() -> int:
                 file=sys.stderr,
             )
         for name, factory in backends:
-            results.append(timed(name, "bulk (ours)", factory, bulk_write, events))
+            for path, payloads in (("bulk (ours)", None), ("bulk from JSON", as_json)):
+                times = StageTimes()
+                write = bulk_write(times, payloads)
+                results.append(timed(name, path, factory, write, events))
+                results[-1].stages = times
             results.append(timed(name, "naive ORM", factory, naive_write, sample))
             results.append(timed(name, "writes alone (floor)", factory, writer_only, events))
             print(f"{name}: done", file=sys.stderr)

@@ -271,6 +271,26 @@ class Settings(BaseSettings):
     checkout's infra/jvm/spark/target/lib (`scripts/jvm-jars spark`); unused under
     spark-submit with --jars or --packages."""
 
+    # The web service and its schedule (`wrapped serve`).
+
+    poll_minutes: int = Field(default=30, ge=1, le=1440)
+    """Minutes between two polls of every connected user by `wrapped serve`'s scheduler."""
+
+    send_at: str = Field(default="08:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    """Local time (HH:MM) on Monday when `wrapped serve` emails each user last week's recap."""
+
+    web_allowed_spotify_ids: str = ""
+    """Spotify user ids allowed to log in to the web service, comma-separated; empty: anyone."""
+
+    web_login_rate: str = "10 per minute"
+    """Most login attempts one address may start, e.g. "10 per minute" (Flask-Limiter syntax)."""
+
+    web_secure_cookies: Literal["auto", "always", "never"] = "auto"
+    """Session cookie Secure flag: auto (when WRAPPED_PUBLIC_URL is https), always, or never."""
+
+    web_upload_max_mb: int = Field(default=1024, ge=1, le=65_536)
+    """Largest privacy export (zip) the web service accepts in one upload, in MiB."""
+
     @field_validator("secret_key")
     @classmethod
     def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:

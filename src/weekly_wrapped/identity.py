@@ -87,7 +87,12 @@ def event_id(
     `n` numbers rows of one file identical in every other part, so several plays
     of a song ending in the same minute stay distinct plays.
     """
-    stamp = played_at.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat is twice as fast as strftime and the same text from year 1000 on; before
+    # that strftime writes the year unpadded ("999-…"), and the ids keep that spelling.
+    if played_at.year >= 1000:
+        stamp = played_at.isoformat()[:19]
+    else:
+        stamp = played_at.strftime("%Y-%m-%dT%H:%M:%S")
     return _sha1(str(user_id), source, stamp, song, str(ms_played), str(n))[:32]
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from weekly_wrapped.events import TrackRef
+from weekly_wrapped.events import TrackRef, WireTrack
 
 STREAM_MS = 30_000
 """Spotify's rule: a play of at least 30 s is a stream; shorter is a skip."""
@@ -135,7 +135,7 @@ class Rows:
     bridges: dict[tuple[str, str], BridgeRow] = field(default_factory=dict)
     dates: dict[int, DateRow] = field(default_factory=dict)
     spellings: dict[str, SpellingRow] = field(default_factory=dict)
-    named: dict[tuple[Any, ...], tuple[TrackRef, PlayKeys]] = field(
+    named: dict[tuple[Any, ...], tuple[TrackRef | WireTrack, PlayKeys]] = field(
         default_factory=dict, repr=False
     )
     plays: list[PlayRow] = field(default_factory=list)

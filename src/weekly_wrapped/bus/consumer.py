@@ -4,7 +4,8 @@ Each batch is written through the processor in one database transaction. Only
 after it commits are its dead letters confirmed, and only then its offsets
 committed: a crash at any point reads the batch again, and the processor's writes,
 idempotent by event id, make the second time change nothing. While the database is
-down the batch is read again and again, with a growing pause, and no offset moves.
+down the consumer holds the batch and tries it again and again, with a growing
+pause, reading nothing further and committing nothing.
 A stop (SIGTERM) ends the loop between batches, never inside one.
 """
 
@@ -84,7 +85,6 @@ class PlayStream:
         self.poll_timeout_s = poll_timeout_s
         self.stopping = threading.Event()
         self.report = ConsumeReport()
-        self._backoff_s = 0.0
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return from `run`."""
@@ -106,17 +106,39 @@ class PlayStream:
         if not batch.messages:
             return False
         started = time.monotonic()
-        try:
-            written = self.write(batch)
-        except Exception as exc:
-            if not _transient(exc):
-                raise
-            self.retry_later(batch, exc)
-            return True
-        self._backoff_s = 0.0
+        written = self.write_or_hold(batch)
+        if written is None:
+            return True  # stopped while the batch could not be written: it is read again
         self.source.commit(batch)
         self.count(batch, written, time.monotonic() - started)
         return True
+
+    def write_or_hold(self, batch: Batch) -> WriteResult | None:
+        """Write the batch, trying again while the failure is transient; None once stopped.
+
+        Between tries the consumer holds its partitions without reading on, with a
+        pause that doubles up to `MAX_BACKOFF_S`; nothing is committed meanwhile.
+        """
+        backoff_s = 0.0
+        while True:
+            try:
+                return self.write(batch)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise
+                backoff_s = min(MAX_BACKOFF_S, backoff_s * 2 or 1.0)
+                self.report.retries += 1
+                log.warning(
+                    "batch of %d not written (%s); trying again in %.0f s",
+                    len(batch.messages),
+                    _one_line(exc),
+                    backoff_s,
+                )
+            if self.stopping.is_set():
+                return None
+            batch = self.source.hold(backoff_s, batch)
+            if self.stopping.is_set():
+                return None
 
     def write(self, batch: Batch) -> WriteResult:
         """Write the batch's plays in one transaction, then confirm its dead letters."""
@@ -135,19 +157,6 @@ class PlayStream:
         if self.delivery.confirm():
             raise KafkaUnavailable("the dead-letter topic did not take the batch's rejects")
         return written
-
-    def retry_later(self, batch: Batch, exc: Exception) -> None:
-        """Read the batch again after a pause that doubles up to `MAX_BACKOFF_S`."""
-        self._backoff_s = min(MAX_BACKOFF_S, self._backoff_s * 2 or 1.0)
-        self.report.retries += 1
-        log.warning(
-            "batch of %d not written (%s); reading it again in %.0f s",
-            len(batch.messages),
-            _one_line(exc),
-            self._backoff_s,
-        )
-        self.source.rewind(batch)
-        self.stopping.wait(self._backoff_s)
 
     def count(self, batch: Batch, written: WriteResult, seconds: float) -> None:
         rejected = len(batch.foreign) + written.quarantined

@@ -353,7 +353,10 @@ class PlayConsumer:
 
     def read(self, max_messages: int, timeout_s: float) -> Batch:
         """Up to `max_messages` messages, waiting at most `timeout_s` for the first."""
-        messages = self.consumer.consume(max_messages, timeout_s)
+        return Batch.of(self._good(self.consumer.consume(max_messages, timeout_s)))
+
+    def _good(self, messages: list[Message]) -> list[Message]:
+        """The messages proper; errors the client reports in their place are logged."""
         good = []
         for message in messages:
             error = message.error()
@@ -363,7 +366,7 @@ class PlayConsumer:
                 raise KafkaUnavailable(f"the consumer failed: {error.str()}")
             else:
                 log.warning("kafka: %s", error.str())
-        return Batch.of(good)
+        return good
 
     def commit(self, batch: Batch) -> bool:
         """Commit the offsets after `batch`; False if the group took the partitions meanwhile."""
@@ -374,13 +377,21 @@ class PlayConsumer:
             return False
         return True
 
-    def rewind(self, batch: Batch) -> None:
-        """Read `batch` again from its first message (it was not written)."""
-        for position in batch.first_offsets():
-            try:
-                self.consumer.seek(position)
-            except KafkaException as exc:  # the partition went to another member: it reads it
-                log.info("not rewound: %s", _reason(exc))
+    def hold(self, seconds: float, batch: Batch) -> Batch:
+        """Wait `seconds` without reading on, yet alive in the group; `batch`, plus what came.
+
+        The partitions are paused meanwhile. Messages of partitions the group assigns in
+        the meantime (a rebalance) join the batch, so that none is skipped.
+        """
+        assigned = self.consumer.assignment()
+        self.consumer.pause(assigned)
+        try:
+            arrived = self.consumer.consume(len(batch.messages) or 1, seconds)
+        finally:
+            self.consumer.resume(assigned)
+        if not arrived:
+            return batch
+        return Batch.of([*batch.messages, *self._good(arrived)])
 
     def lag(self) -> int:
         """Messages not yet read in this member's partitions, as last fetched."""

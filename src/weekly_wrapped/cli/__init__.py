@@ -14,6 +14,7 @@ from weekly_wrapped.cli import (  # noqa: F401  (registers commands)
     process,
     recap,
     send,
+    serve,
     spotify,
     stats,
     warehouse,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -29,7 +29,7 @@ from weekly_wrapped.delivery.ledger import DeliveryKey
 from weekly_wrapped.delivery.mailer import DeliveryOutcome, Result, deliver, skip_reason
 from weekly_wrapped.delivery.recap_email import compose_recap
 from weekly_wrapped.delivery.transports import open_transport
-from weekly_wrapped.errors import WrappedError
+from weekly_wrapped.errors import UnknownUser, WrappedError
 from weekly_wrapped.insights.recap import Recap, build_recap, load_recap
 from weekly_wrapped.insights.writers import StoryWriter, writer_for
 from weekly_wrapped.keys import secret_key
@@ -144,6 +144,33 @@ def send_week(
         if on_result is not None:
             on_result(result)
     return report
+
+
+def send_due(
+    engine: Engine,
+    settings: Settings,
+    due: Iterable[tuple[int, date]],
+    *,
+    on_result: Callable[[UserResult], None] | None = None,
+) -> list[UserResult]:
+    """Email each (user, week start) in `due` its recap, once: the scheduler's Monday run.
+
+    Unlike `send_week`, each user may have their own week (their timezone decides).
+    A user who no longer exists is skipped; other failures are kept as in `send_week`.
+    """
+    run = _Run(open_transport(settings), secret_key(settings), writer_for(settings))
+    results: list[UserResult] = []
+    for user_key, week_start in due:
+        try:
+            with engine.connect() as conn:
+                user = get_user(conn, user_key)
+        except UnknownUser:
+            continue
+        result = _send_one(engine, settings, user, week_start, False, run)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
 
 
 def why_not(user: User, week_start: date, now: datetime | None = None) -> Undeliverable | None:

@@ -151,7 +151,8 @@ def plan(incoming: Sequence[PlayRow], known: Sequence[tuple[PlayRow, str | None]
     """
     if not known and len({p.source for p in incoming}) < 2:
         return MergePlan(store=list(incoming))  # one source alone never merges
-    stored_as = match([*incoming, *(play for play, _ in known)])
+    plays = [*incoming, *(play for play, _ in known)]
+    stored_as = match(plays)
     result = MergePlan()
     for play in incoming:
         target = stored_as[play.play_id]
@@ -161,7 +162,20 @@ def plan(incoming: Sequence[PlayRow], known: Sequence[tuple[PlayRow, str | None]
             result.merge.append((play, target))
     for play, merged_into in known:
         _replan(play, merged_into, stored_as[play.play_id], result)
+    by_id = {p.play_id: p for p in plays}
+    result.merge = [(_measured_by(play, by_id[target]), target) for play, target in result.merge]
     return result
+
+
+def _measured_by(play: PlayRow, target: PlayRow) -> PlayRow:
+    """A merged play whose length was only estimated takes the length its match measured.
+
+    The estimate hangs on which neighbours had arrived when it was made; the match's
+    measure does not, so the merged rows never depend on batch size or arrival order.
+    """
+    if play.ms_played_estimated and not target.ms_played_estimated:
+        return play._replace(ms_played=target.ms_played)
+    return play
 
 
 def _replan(play: PlayRow, merged_into: str | None, target: str, result: MergePlan) -> None:

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 
+import orjson
 from sqlalchemy import Connection, Engine, func, select
 
 from weekly_wrapped.errors import InvalidEvent
-from weekly_wrapped.events import PlayEvent, parse_event
+from weekly_wrapped.events import Play, PlayEvent, read_event
 from weekly_wrapped.processing import dedupe
-from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink
+from weekly_wrapped.processing.processor import Message, QuarantineSink, RejectSink, StageTimes
 from weekly_wrapped.processing.transform import (
     Context,
     Timed,
@@ -48,16 +49,21 @@ _WRITER_LOCK_SPACE = 0x57525057
 Not the import lock's space: an import holds that one while its batches take this one."""
 
 
-def decode(messages: Iterable[Message]) -> tuple[list[PlayEvent], list[Rejected]]:
-    """Split messages into valid events and rejects, each reject with its reason."""
-    events: list[PlayEvent] = []
+def decode(messages: Iterable[Message]) -> tuple[list[Play], list[Rejected]]:
+    """Split messages into valid events and rejects, each reject with its reason.
+
+    A PlayEvent was validated when it was made, and is taken as it is; raw messages
+    are validated here, once (`events.read_event`).
+    """
+    events: list[Play] = []
     rejected: list[Rejected] = []
     for message in messages:
         if isinstance(message, PlayEvent):
             events.append(message)
             continue
         try:
-            events.append(parse_event(message))
+            raw = message if isinstance(message, bytes | str) else orjson.dumps(message)
+            events.append(read_event(raw))
         except InvalidEvent as exc:
             rejected.append(rejected_from_raw(message, f"invalid PlayEvent: {exc}"))
     return events, rejected
@@ -73,11 +79,13 @@ class EmbeddedProcessor:
         batch_size: int = 5000,
         max_future_skew: timedelta = timedelta(minutes=5),
         rejects: RejectSink | None = None,
+        times: StageTimes | None = None,
     ) -> None:
         self.engine = engine
         self.batch_size = batch_size
         self.max_future_skew = max_future_skew
         self.rejects = rejects or QuarantineSink()
+        self.times = times or StageTimes()
 
     def process(self, messages: Iterable[Message]) -> WriteResult:
         """Process any number of messages, in batches of `batch_size`."""
@@ -89,39 +97,47 @@ class EmbeddedProcessor:
 
     def process_batch(self, batch: Sequence[Message]) -> WriteResult:
         """Validate, transform and write one batch atomically; bad events go to the sink."""
-        with self.engine.begin() as conn:
-            return self.write_batch(conn, batch)
+        with self.engine.connect() as conn:
+            result = self.write_batch(conn, batch)
+            with self.times("write"):
+                conn.commit()
+            return result
 
     def write_batch(self, conn: Connection, batch: Sequence[Message]) -> WriteResult:
         """Like `process_batch`, inside the caller's transaction (an import writes a file at once)."""
-        events, rejected = decode(batch)
-        lock_users(conn, {e.user_id for e in events})
-        fresh = unseen(conn, events)
+        with self.times("validation"):
+            events, rejected = decode(batch)
+        with self.times("dedupe"):
+            lock_users(conn, {e.user_id for e in events})
+            fresh = unseen(conn, events)
         result = self.write_new(conn, fresh, rejected)
         result.received = len(batch)
         result.duplicates += len(events) - len(fresh)
         return result
 
     def write_new(
-        self, conn: Connection, events: Sequence[PlayEvent], rejected: Sequence[Rejected] = ()
+        self, conn: Connection, events: Sequence[Play], rejected: Sequence[Rejected] = ()
     ) -> WriteResult:
         """Write events that `unseen` found new in this transaction; reject `rejected`.
 
         The caller holds the lock of every user in `events` (`lock_users`).
         """
-        context = Context(
-            timezones=queries.timezones(conn, (e.user_id for e in events)),
-            previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
-            now=datetime.now(UTC),
-            max_future_skew=self.max_future_skew,
-        )
-        rows = transform(events, context)
-        rows.rejected[:0] = rejected
-        plan = plan_merges(conn, rows.plays)
-        write_dimensions(conn, rows)
-        added, conflicts = apply_merge_plan(conn, plan)
-        self.rejects.put(conn, rows.rejected, stage="processor")
-        reestimate_neighbours(conn, [*plan.store, *plan.unstore])
+        with self.times("transform"):
+            context = Context(
+                timezones=queries.timezones(conn, (e.user_id for e in events)),
+                previous_end=queries.previous_play_ends(conn, _first_unmeasured(events)),
+                now=datetime.now(UTC),
+                max_future_skew=self.max_future_skew,
+            )
+            rows = transform(events, context)
+            rows.rejected[:0] = rejected
+        with self.times("dedupe"):
+            plan = plan_merges(conn, rows.plays)
+        with self.times("write"):
+            write_dimensions(conn, rows)
+            added, conflicts = apply_merge_plan(conn, plan)
+            self.rejects.put(conn, rows.rejected, stage="processor")
+            reestimate_neighbours(conn, [*plan.store, *plan.unstore])
         return WriteResult(
             received=len(events) + len(rejected),
             inserted=added,
@@ -139,10 +155,10 @@ def lock_users(conn: Connection, user_keys: Iterable[int]) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(_WRITER_LOCK_SPACE, user_key)))
 
 
-def unseen(conn: Connection, events: Sequence[PlayEvent]) -> list[PlayEvent]:
+def unseen(conn: Connection, events: Sequence[Play]) -> list[Play]:
     """The events not yet in the warehouse, each once: re-sent plays change nothing."""
     known = queries.known_play_ids(conn, [e.event_id for e in events])
-    fresh: list[PlayEvent] = []
+    fresh: list[Play] = []
     for event in events:
         if event.event_id not in known:
             known.add(event.event_id)
@@ -234,7 +250,7 @@ def reestimate_neighbours(conn: Connection, plays: Sequence[PlayRow]) -> None:
         queries.set_ms_played(conn, changed)
 
 
-def _first_unmeasured(events: Sequence[PlayEvent]) -> dict[int, datetime]:
+def _first_unmeasured(events: Sequence[Play]) -> dict[int, datetime]:
     """Each user's earliest play whose `ms_played` must be estimated."""
     first: dict[int, datetime] = {}
     for event in events:

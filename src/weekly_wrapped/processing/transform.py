@@ -1,5 +1,8 @@
 """The pure transform: PlayEvents → warehouse rows (DESIGN §5).
 
+An event is a `PlayEvent` (our own sources) or a `WirePlay` (a message from outside,
+read by msgspec): the same fields under the same names, so one transform takes both.
+
 No I/O here. Both engines (embedded and Spark) call `transform`, so both write
 the same rows for the same input. What the transform needs from the warehouse
 (each user's timezone, the end of each user's previous play) comes in `Context`.
@@ -16,7 +19,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from weekly_wrapped import identity
-from weekly_wrapped.events import PlayEvent
+from weekly_wrapped.events import Play
 from weekly_wrapped.rows import (
     SPOTIFY_BEGAN,
     AlbumRow,
@@ -46,7 +49,7 @@ class Context:
     max_future_skew: timedelta = timedelta(minutes=5)
 
 
-def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
+def transform(events: Iterable[Play], context: Context) -> Rows:
     """Turn events into rows; events that break a processing rule land in `rows.rejected`."""
     rows = Rows()
     zones: dict[int, ZoneInfo | None] = {}
@@ -60,9 +63,7 @@ def transform(events: Iterable[PlayEvent], context: Context) -> Rows:
     return rows
 
 
-def _accept(
-    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None], rows: Rows
-) -> bool:
+def _accept(event: Play, context: Context, zones: dict[int, ZoneInfo | None], rows: Rows) -> bool:
     reason = _rejection_reason(event, context, zones)
     if reason is None:
         return True
@@ -73,7 +74,7 @@ def _accept(
 
 
 def _rejection_reason(
-    event: PlayEvent, context: Context, zones: dict[int, ZoneInfo | None]
+    event: Play, context: Context, zones: dict[int, ZoneInfo | None]
 ) -> str | None:
     if event.user_id not in context.timezones:
         return f"unknown user_id {event.user_id}"
@@ -104,9 +105,7 @@ class Timed(NamedTuple):
     needs_estimate: bool
 
 
-def estimate_ms_played(
-    events: Sequence[PlayEvent], previous_end: dict[int, datetime]
-) -> dict[str, int]:
+def estimate_ms_played(events: Sequence[Play], previous_end: dict[int, datetime]) -> dict[str, int]:
     """Estimate `ms_played` for plays without it (API polls); estimates by event id."""
     if all(e.ms_played is not None for e in events):
         return {}
@@ -142,7 +141,7 @@ def _estimate(play: Timed, previous: datetime | None) -> int:
     return min(int((play.played_at - previous).total_seconds() * 1000), duration)
 
 
-def _add_dimensions(event: PlayEvent, rows: Rows) -> PlayKeys:
+def _add_dimensions(event: Play, rows: Rows) -> PlayKeys:
     """Add the event's track, album, artists and spelling to `rows`; return the play's keys.
 
     The keys come from the play's own names (DESIGN §3): a track id that Spotify
@@ -155,22 +154,56 @@ def _add_dimensions(event: PlayEvent, rows: Rows) -> PlayKeys:
     seen = rows.named.get(names)
     if seen is not None and (seen[0] is track or seen[0] == track):
         return seen[1]
-    keys = _keys_of(event, rows)
-    rows.named[names] = (track, keys)
-    return keys
+    made = _MADE.get(names)
+    if made is None or not (made.track is track or made.track == track):
+        if len(_MADE) >= _MADE_LIMIT:
+            _MADE.clear()
+        made = _MADE[names] = _dimensions_of(event)
+    made.add_to(rows)
+    rows.named[names] = (track, made.keys)
+    return made.keys
 
 
-def _keys_of(event: PlayEvent, rows: Rows) -> PlayKeys:
+class _Dimensions(NamedTuple):
+    """What one track's names make: its keys and dimension rows (a pure function of them)."""
+
+    track: Any
+    keys: PlayKeys
+    album: AlbumRow | None
+    track_row: TrackRow
+    artists: tuple[ArtistRow, ...]
+    spelling: SpellingRow
+
+    def add_to(self, rows: Rows) -> None:
+        key = self.track_row.track_key
+        if self.album is not None:
+            album_key = self.album.album_key
+            rows.albums[album_key] = merge_dimension(rows.albums.get(album_key), self.album)
+        rows.tracks[key] = merge_dimension(rows.tracks.get(key), self.track_row)
+        for position, artist in enumerate(self.artists):
+            artist_key = artist.artist_key
+            rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
+            rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
+        rows.spellings[self.spelling.spelling_key] = self.spelling
+
+
+_MADE: dict[tuple[Any, ...], _Dimensions] = {}
+"""The dimensions of tracks seen in earlier batches: a stream plays the same few again."""
+_MADE_LIMIT = 32_768
+"""About 1.3 KB each: at most some 45 MB, and more than most lifetimes' distinct tracks."""
+
+
+def _dimensions_of(event: Play) -> _Dimensions:
     track = event.track
     song = event.song_key
     key = track.id or "n:" + song
     performers = _performers(event)
     album_key = None
+    album = None
     if track.album is not None:
         a = track.album
         album_key = identity.album_key(a.id, performers[0][2], a.name)
         album = AlbumRow(album_key, a.id, a.name, a.release_date, None, a.image_url)
-        rows.albums[album_key] = merge_dimension(rows.albums.get(album_key), album)
     row = TrackRow(
         key,
         track.id,
@@ -182,14 +215,12 @@ def _keys_of(event: PlayEvent, rows: Rows) -> PlayKeys:
         track.isrc,
         album_key,
     )
-    rows.tracks[key] = merge_dimension(rows.tracks.get(key), row)
-    for position, (artist_key, spotify_id, name) in enumerate(performers):
-        artist = ArtistRow(artist_key, spotify_id, name, None, None)
-        rows.artists[artist_key] = merge_dimension(rows.artists.get(artist_key), artist)
-        rows.bridges.setdefault((key, artist_key), BridgeRow(key, artist_key, position))
+    artists = tuple(
+        ArtistRow(k, spotify_id, name, None, None) for k, spotify_id, name in performers
+    )
     spelling = spelling_row(track.name, performers[0][2], track.album.name if track.album else None)
-    rows.spellings[spelling.spelling_key] = spelling
-    return PlayKeys(key, performers[0][0], album_key, song, spelling.spelling_key)
+    keys = PlayKeys(key, performers[0][0], album_key, song, spelling.spelling_key)
+    return _Dimensions(track, keys, album, row, artists, spelling)
 
 
 def spelling_row(track_name: str, artist_name: str, album_name: str | None) -> SpellingRow:
@@ -223,7 +254,7 @@ def merge_dimension(known: DimensionRow | None, new: DimensionRow) -> DimensionR
     return known._replace(**fills) if fills else known
 
 
-def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
+def _performers(event: Play) -> list[tuple[str, str | None, str]]:
     show = event.track.show
     if event.kind != "track" and show is not None:
         return [(identity.show_key(show.id, show.name), show.id, show.name)]
@@ -231,7 +262,7 @@ def _performers(event: PlayEvent) -> list[tuple[str, str | None, str]]:
 
 
 def _play_row(
-    event: PlayEvent, zone: ZoneInfo, estimate: int | None, keys: PlayKeys, rows: Rows
+    event: Play, zone: ZoneInfo, estimate: int | None, keys: PlayKeys, rows: Rows
 ) -> PlayRow:
     date_key, local_hour = local_slot(event.played_at, zone)
     if date_key not in rows.dates:
@@ -267,7 +298,7 @@ def _play_row(
 
 
 def rejected_from_raw(raw: Any, reason: str) -> Rejected:
-    """A quarantine row for a message that never became a PlayEvent."""
+    """A quarantine row for a message that never became a Play."""
     if isinstance(raw, bytes):
         payload = raw.decode("utf-8", errors="replace")
     elif isinstance(raw, str):

@@ -15,10 +15,25 @@ import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, delete
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    delete,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.types import TypeEngine
 
 from weekly_wrapped.rows import PlayRow, Rejected, Rows
 from weekly_wrapped.warehouse.schema import (
@@ -224,15 +239,37 @@ def _sqlite_bulk(
         f"VALUES ({', '.join('?' * len(columns))}) "
         + _on_conflict(table, conflict, fill, "excluded")
     )
+    # In key order: each insert lands next to the last in the key's B-tree, so the pages
+    # it touches stay in cache however big the table grows (play ids are random hashes).
+    ordered = sorted(values, key=itemgetter(0))
     cursor = raw.cursor()
     try:
-        cursor.executemany(sql, _sqlite_rows(table, values))
+        cursor.executemany(sql, _sqlite_rows(table, ordered))
         return int(cursor.rowcount)
     finally:
         cursor.close()
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
+
+
+_COPY_TYPES: tuple[tuple[type[TypeEngine[Any]], str], ...] = (
+    (Boolean, "bool"),
+    (SmallInteger, "int2"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (JSON, "text"),  # text we serialised already; `json` takes it as text
+    (String, "text"),
+    (Date, "date"),
+)
+
+
+def _postgres_type(column: Column[Any]) -> str:
+    """The PostgreSQL type a binary COPY sends a column's values as."""
+    kind = column.type
+    if isinstance(kind, DateTime):
+        return "timestamptz" if kind.timezone else "timestamp"
+    return next(name for base, name in _COPY_TYPES if isinstance(kind, base))
 
 
 def _postgres_bulk(
@@ -250,7 +287,9 @@ def _postgres_bulk(
             f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
         )
         cursor.execute(f"TRUNCATE {stage}")
-        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+        # Binary, with the types given once: a third of the client's work of text COPY.
+        with cursor.copy(f"COPY {stage} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([_postgres_type(c) for c in table.columns])
             for row in values:
                 copy.write_row(row)
         cursor.execute(
