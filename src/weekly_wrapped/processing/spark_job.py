@@ -294,7 +294,9 @@ def deduplicated(records: DataFrame, window_s: int) -> DataFrame:
     )
 
 
-def write_partition(config: JobConfig, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def write_partition(
+    config: JobConfig, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
     """One task's share of a micro-batch, through the embedded engine's processor.
 
     Runs on an executor. Yields one row of counts: the plays stay where they are.
@@ -341,9 +343,7 @@ def write_partition(config: JobConfig, batches: Iterator[pa.RecordBatch]) -> Ite
                 "quarantined": total.quarantined,
             }
         ],
-        schema=pa.schema(
-            [(name, pa.int64()) for name in _COUNTS.replace(" long", "").split(", ")]
-        ),
+        schema=pa.schema([(name, pa.int64()) for name in _COUNTS.replace(" long", "").split(", ")]),
     )
 
 
