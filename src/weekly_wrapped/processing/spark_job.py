@@ -31,6 +31,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -97,6 +98,8 @@ class SparkStream:
         """Process the topic until `stop`; with `until_idle`, until every message read so far is."""
         spark = session(self.settings)
         query = self.start(spark, until_idle=until_idle)
+        from pyspark.errors import StreamingQueryException
+
         try:
             while query.isActive:
                 if self.stopping.is_set() and not query.status["isTriggerActive"]:
@@ -104,11 +107,19 @@ class SparkStream:
                 query.awaitTermination(1)
                 self.log_progress(query.recentProgress)
             failure = query.exception()
-            if failure is not None:
-                raise SparkJobFailed(f"the Spark job stopped: {_first_line(str(failure))}")
-        finally:
-            if query.isActive:
-                query.stop()
+        except StreamingQueryException as exc:
+            failure = exc
+        except Exception:
+            if not self.stopping.is_set():
+                with suppress(Exception):
+                    query.stop()
+                raise
+            # The stop signal reached the JVM too (a whole process group was signalled):
+            # the batch in hand, if any, runs again from the checkpoint next time.
+            log.warning("the Spark JVM stopped with the job; its last batch runs again next time")
+            return self.report
+        if failure is not None:
+            raise SparkJobFailed(f"the Spark job stopped: {_first_line(str(failure))}")
         self.log_progress(query.recentProgress)
         return self.report
 
