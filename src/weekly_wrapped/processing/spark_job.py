@@ -89,6 +89,9 @@ class SparkStream:
         self.report = StreamReport()
         self.stopping = threading.Event()
         self._counts: dict[int, tuple[WriteResult, float]] = {}
+        self.batch_rows: list[int] = []
+        """Messages of each batch that had any, in order (benchmarks read these)."""
+        self.batch_seconds: list[float] = []
 
     def stop(self) -> None:
         """Let the batch in hand finish, then stop the query."""
@@ -158,7 +161,11 @@ class SparkStream:
             merged=sum(r.merged for r in rows),
             quarantined=sum(r.quarantined for r in rows),
         )
-        self._counts[batch_id] = (written, time.monotonic() - started)
+        seconds = time.monotonic() - started
+        self._counts[batch_id] = (written, seconds)
+        if written.received:
+            self.batch_rows.append(written.received)
+            self.batch_seconds.append(seconds)
         report = self.report
         report.batches += 1
         report.messages += written.received
