@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXTRAS ?= dev
-# Two workers: many tests wait on subprocesses, servers and PostgreSQL.
-PYTEST_ARGS ?= -n 2
+# Two workers: many tests wait on subprocesses, servers and PostgreSQL. `loadgroup` keeps
+# the Spark tests on one worker, so the run starts one Spark session (JVM) per module.
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: install lock demo test lint format bench bench-stats bench-kafka docs clean pg-start pg-stop \
 	kafka-start kafka-stop services-up services-down

@@ -242,6 +242,35 @@ class Settings(BaseSettings):
     kafka_poll_timeout_s: float = Field(default=1.0, gt=0, le=60)
     """Seconds the consumer waits for a batch to fill; also how often it checks for a stop."""
 
+    # Spark (WRAPPED_ENGINE=spark): the Structured Streaming job of `wrapped process`.
+
+    spark_master: str = "local[2]"
+    """Spark master of `wrapped process --engine spark`: local[N], spark://host:7077, k8s://…
+    (spark-submit's --master wins)."""
+
+    spark_checkpoint: str | None = None
+    """The job's checkpoint (offsets and dedupe state): a folder, or an hdfs:// or s3a:// URL
+    on a cluster. Default: `<data dir>/spark-checkpoint`."""
+
+    spark_trigger_s: float = Field(default=10.0, gt=0, le=3_600)
+    """Seconds between the job's micro-batches."""
+
+    spark_max_offsets_per_trigger: int = Field(default=200_000, ge=1, le=100_000_000)
+    """Most messages one micro-batch reads (a backlog is worked off in batches this big)."""
+
+    spark_dedupe_window_s: int = Field(default=3_600, ge=1, le=7 * 86_400)
+    """Seconds, by Kafka record time, within which the job drops a repeated event id itself;
+    a repeat arriving later is dropped by the warehouse's key instead."""
+
+    spark_partitions: int = Field(default=2, ge=1, le=10_000)
+    """Tasks writing each micro-batch, each with its own database connection; also the
+    dedupe state's partitions, fixed once a checkpoint exists."""
+
+    spark_jars: str | None = None
+    """Jars of Spark's Kafka source: a folder or a comma-separated list. Default: the
+    checkout's infra/jvm/spark/target/lib (`scripts/jvm-jars spark`); unused under
+    spark-submit with --jars or --packages."""
+
     # The web service and its schedule (`wrapped serve`).
 
     poll_minutes: int = Field(default=30, ge=1, le=1440)

@@ -39,6 +39,11 @@ class ConsumeReport:
     dead_lettered: int = 0
     retries: int = 0
 
+    @property
+    def rejected(self) -> int:
+        """Messages not written: all of them go to the dead-letter topic."""
+        return self.dead_lettered
+
 
 @dataclass(frozen=True)
 class BatchLine:

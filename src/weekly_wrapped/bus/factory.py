@@ -18,11 +18,11 @@ from weekly_wrapped.processing.processor import QuarantineSink
 
 if TYPE_CHECKING:
     from weekly_wrapped.bus.consumer import PlayStream
+    from weekly_wrapped.processing.spark_job import SparkStream
 
 
 def open_bus(engine: Engine, settings: Settings) -> Bus:
     """The configured bus; `Settings` has already refused combinations that cannot work."""
-    _require_available(settings)
     if settings.bus == "kafka":
         require("kafka", "confluent_kafka", needed_by="WRAPPED_BUS=kafka")
         from weekly_wrapped.bus.kafka import KafkaBus
@@ -45,19 +45,24 @@ def local_bus(
     return LocalBus(processor)
 
 
-def open_stream(engine: Engine, settings: Settings) -> PlayStream:
-    """The Kafka consumer feeding the configured processor, which rejects to the dead-letter topic."""
+def open_stream(engine: Engine, settings: Settings) -> PlayStream | SparkStream:
+    """What `wrapped process` runs: the Spark job (WRAPPED_ENGINE=spark), or the Kafka
+    consumer feeding the embedded processor, which rejects to the dead-letter topic."""
     if settings.bus != "kafka":
         raise ConfigError(
             f"`wrapped process` reads plays from Kafka, and WRAPPED_BUS={settings.bus}",
             hint="Set WRAPPED_BUS=kafka (or pass --bus kafka); the local bus writes plays at once.",
         )
-    _require_available(settings)
     require("kafka", "confluent_kafka", needed_by="WRAPPED_BUS=kafka")
     from weekly_wrapped.bus import kafka
     from weekly_wrapped.bus.consumer import PlayStream
 
     kafka.ensure_topics(settings)
+    if settings.engine == "spark":
+        require("spark", "pyspark", needed_by="WRAPPED_ENGINE=spark")
+        from weekly_wrapped.processing.spark_job import SparkStream
+
+        return SparkStream(settings)
     delivery = kafka.Delivery(settings)
     dead_letters = kafka.DeadLetters(settings, delivery)
     processor = EmbeddedProcessor(
@@ -75,12 +80,3 @@ def open_stream(engine: Engine, settings: Settings) -> PlayStream:
         batch_size=settings.batch_size,
         poll_timeout_s=settings.kafka_poll_timeout_s,
     )
-
-
-def _require_available(settings: Settings) -> None:
-    if settings.engine != "embedded":
-        raise ConfigError(
-            f"WRAPPED_BUS={settings.bus} with WRAPPED_ENGINE={settings.engine} is not available "
-            "in this version",
-            hint="Use WRAPPED_ENGINE=embedded (the default).",
-        )

@@ -20,7 +20,7 @@ def process(
     ] = None,
     engine: Annotated[
         Literal["embedded", "spark"] | None,
-        typer.Option(help="What writes them: embedded. Default: WRAPPED_ENGINE."),
+        typer.Option(help="What writes them: embedded (Python) or spark. Default: WRAPPED_ENGINE."),
     ] = None,
     until_idle: Annotated[
         bool,
@@ -50,7 +50,7 @@ def process(
     out.print(
         f"Read {report.messages:,} messages in {report.batches:,} batches: "
         f"{written.inserted:,} new plays, {written.merged:,} merged, "
-        f"{written.duplicates:,} already there, {report.dead_lettered:,} dead-lettered."
+        f"{written.duplicates:,} already there, {report.rejected:,} rejected."
     )
 
 
