@@ -334,6 +334,12 @@ class DeadLetters:
         self.pending = []
 
 
+def _log_assigned(consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    """Say which partitions the group gave this consumer (after each rebalance)."""
+    numbers = ", ".join(str(p.partition) for p in partitions) or "none"
+    log.info("partitions assigned: %s", numbers)
+
+
 class PlayConsumer:
     """A member of the consumer group on the play topic; offsets are committed by hand only."""
 
@@ -349,7 +355,7 @@ class PlayConsumer:
             # A static member: restarted under the same id, it takes its partitions back at once.
             config["group.instance.id"] = settings.kafka_instance_id
         self.consumer = Consumer(config)
-        self.consumer.subscribe([self.topic])
+        self.consumer.subscribe([self.topic], on_assign=_log_assigned)
 
     def read(self, max_messages: int, timeout_s: float) -> Batch:
         """Up to `max_messages` messages, waiting at most `timeout_s` for the first."""

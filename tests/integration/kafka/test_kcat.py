@@ -55,7 +55,7 @@ def test_kcat_messages_valid_and_invalid_are_all_handled(
     processed = wrapped("process", "--until-idle", settings=settings)
     assert processed.returncode == 0, processed.stderr
     assert play_ids(engine) == sorted(e.event_id for e in [*first, *last])
-    assert "5 dead-lettered" in processed.stdout
+    assert "5 rejected" in processed.stdout
 
     read = kcat("-C", "-t", settings.kafka_dlq_topic, "-e", "-J", "-q")
     found = [json.loads(line) for line in read.stdout.splitlines()]

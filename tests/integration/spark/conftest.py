@@ -42,16 +42,20 @@ WAREHOUSE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The module's Spark session; every job run in the module reuses it."""
+@pytest.fixture(scope="session")
+def spark_jars() -> str:
+    """The folder of the Spark job's Kafka jars (scripts/jvm-jars fetches them once)."""
     jars = subprocess.run(
         [str(ROOT / "scripts" / "jvm-jars"), "spark"], capture_output=True, text=True, check=False
     )
     assert jars.returncode == 0, f"the Spark job's jars could not be fetched: {jars.stderr}"
-    settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("spark"), spark_jars=jars.stdout.strip()
-    )
+    return jars.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def spark(tmp_path_factory: pytest.TempPathFactory, spark_jars: str) -> Iterator[Any]:
+    """The module's Spark session; every job run in the module reuses it."""
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("spark"), spark_jars=spark_jars)
     session = spark_job.session(settings)
     yield session
     session.stop()

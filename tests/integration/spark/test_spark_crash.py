@@ -30,7 +30,13 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("s
 
 def start_job(settings: Settings, *args: str) -> subprocess.Popen[str]:
     """The Spark job as `wrapped process`, in a process group of its own (driver, JVM, workers)."""
-    names = ["engine", "spark_checkpoint", "spark_max_offsets_per_trigger", "spark_trigger_s"]
+    names = [
+        "engine",
+        "spark_checkpoint",
+        "spark_max_offsets_per_trigger",
+        "spark_trigger_s",
+        "spark_jars",
+    ]
     spark = {f"WRAPPED_{n.upper()}": str(getattr(settings, n)) for n in names}
     return subprocess.Popen(
         [*WRAPPED, "process", "--bus", "kafka", "--engine", "spark", *args],
@@ -55,11 +61,13 @@ def wait_for_plays(engine: Engine, more_than: int, job: subprocess.Popen[str]) -
 
 
 def test_a_killed_job_resumes_from_its_checkpoint_and_writes_each_event_once(
-    database_factory: Callable[[str], Engine], topics: Topics, tmp_path: Path
+    database_factory: Callable[[str], Engine], topics: Topics, tmp_path: Path, spark_jars: str
 ) -> None:
     engine = database_factory("postgresql")
     add_user(engine)
-    settings = spark_settings(topics, engine, tmp_path, spark_max_offsets_per_trigger=1_500)
+    settings = spark_settings(
+        topics, engine, tmp_path, spark_max_offsets_per_trigger=1_500, spark_jars=spark_jars
+    )
     events = list(generate_plays(1, weeks=60, seed=7, end=datetime(2026, 11, 30, tzinfo=UTC)))
     assert len(events) > 6_000
     assert KafkaBus(settings).publish(events).accepted == len(events)
