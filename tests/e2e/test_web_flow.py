@@ -8,8 +8,6 @@ Screenshots are kept under `test-artifacts/web/` (ignored by git).
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +15,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import Engine
 from waitress.server import create_server
 
@@ -32,25 +30,10 @@ from weekly_wrapped.warehouse.users import add_user, get_user
 from weekly_wrapped.web import create_app
 from weekly_wrapped.weeks import parse_week
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
 ARTISTS = ["Nova Lane", "The Quiet Harbour", "Marlow & Finch", "Sable Youth", "Oren Vale",
            "Ivy Static", "Low Tide Choir"]  # fmt: skip
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"])
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if shutil.which(CHROMIUM) is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI=true but Chromium is missing: apt-get install -y chromium")
-        pytest.skip("Chromium is not installed: apt-get install -y chromium")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture
