@@ -102,6 +102,13 @@ class Extras(_Part):
     incognito: bool | None = None
 
 
+def performer(kind: str, track: TrackRef | WireTrack) -> str:
+    """A play's primary artist, or its show for episodes and audiobooks."""
+    if kind != "track" and track.show is not None:
+        return track.show.name
+    return track.artists[0].name
+
+
 class PlayEvent(_Part):
     """One listen. `event_id` is deterministic: the same listen always gets the same id."""
 
@@ -140,9 +147,7 @@ class PlayEvent(_Part):
     @property
     def performer(self) -> str:
         """The primary artist, or the show for episodes and audiobooks."""
-        if self.kind != "track" and self.track.show is not None:
-            return self.track.show.name
-        return self.track.artists[0].name
+        return performer(self.kind, self.track)
 
     @property
     def song_key(self) -> str:
@@ -259,9 +264,7 @@ class WirePlay(msgspec.Struct, forbid_unknown_fields=True, rename={"schema_": "s
     @property
     def performer(self) -> str:
         """The primary artist, or the show for episodes and audiobooks."""
-        if self.kind != "track" and self.track.show is not None:
-            return self.track.show.name
-        return self.track.artists[0].name
+        return performer(self.kind, self.track)
 
     @property
     def song_key(self) -> str:
