@@ -36,7 +36,8 @@ Kind = Literal["track", "episode", "audiobook"]
 
 
 def _utc_z(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """ISO 8601 in UTC to the millisecond (cut, not rounded), with a four-digit year and a Z."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 UtcDatetime = Annotated[AwareDatetime, PlainSerializer(_utc_z, return_type=str)]
@@ -155,7 +156,7 @@ class PlayEvent(_Part):
 
     def to_json(self) -> bytes:
         """The wire form: compact UTF-8 JSON."""
-        return orjson.dumps(self.model_dump(mode="json", by_alias=True))
+        return self.__pydantic_serializer__.to_json(self, by_alias=True)
 
 
 _EVENT_FIELDS = tuple(PlayEvent.model_fields)
