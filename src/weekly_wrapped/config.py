@@ -225,7 +225,7 @@ class Settings(BaseSettings):
     """Consumer group of `wrapped process`: consumers in one group split the partitions."""
 
     kafka_instance_id: str | None = None
-    """This consumer's own name in the group (e.g. its pod's); restarted, it takes its partitions back at once."""
+    """This consumer's own name in the group (e.g. its pod's); restarted, it takes its partitions back, and ends what its predecessor's dead-letter transaction left open, at once."""
 
     kafka_linger_ms: int = Field(default=20, ge=0, le=5_000)
     """Milliseconds the producer waits to fill a batch before sending it."""

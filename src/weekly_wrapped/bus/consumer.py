@@ -1,9 +1,10 @@
 """The Kafka consumer: batches of plays into the warehouse, exactly once in effect (DESIGN §5).
 
-Each batch is written through the processor in one database transaction. Only
-after it commits are its dead letters confirmed, and only then its offsets
-committed: a crash at any point reads the batch again, and the processor's writes,
-idempotent by event id, make the second time change nothing. While the database is
+Each batch is written through the processor in one database transaction. Its dead
+letters are sent in a Kafka transaction that commits, after the database, with the
+batch's offsets: a crash at any point reads the batch again, the processor's
+writes, idempotent by event id, make the second time change nothing, and the
+aborted transaction's letters are never seen. While the database is
 down the consumer holds the batch and tries it again and again, with a growing
 pause, reading nothing further and committing nothing.
 A stop (SIGTERM) ends the loop between batches, never inside one.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from weekly_wrapped.bus.kafka import Batch, DeadLetters, Delivery, KafkaUnavailable, PlayConsumer
+from weekly_wrapped.bus.kafka import Batch, DeadLetters, Delivery, PlayConsumer
 from weekly_wrapped.errors import WrappedError
 from weekly_wrapped.processing.processor import Processor
 from weekly_wrapped.warehouse.writer import WriteResult
@@ -109,7 +110,9 @@ class PlayStream:
         written = self.write_or_hold(batch)
         if written is None:
             return True  # stopped while the batch could not be written: it is read again
-        self.source.commit(batch)
+        if not self.delivery.commit_with(batch.next_offsets(), self.source.group_metadata()):
+            self.source.rewind(batch)
+            return True
         self.count(batch, written, time.monotonic() - started)
         return True
 
@@ -141,21 +144,24 @@ class PlayStream:
                 return None
 
     def write(self, batch: Batch) -> WriteResult:
-        """Write the batch's plays in one transaction, then confirm its dead letters."""
+        """Write the batch's plays in one database transaction, and send its dead letters
+        in a Kafka transaction that `step` commits with the offsets (aborted on failure)."""
+        self.delivery.begin()
         self.dead_letters.batch = batch
-        for message, reason in batch.foreign:
-            self.dead_letters.put_message(message, reason, stage="consumer")
         try:
+            for message, reason in batch.foreign:
+                self.dead_letters.put_message(message, reason, stage="consumer")
             written = WriteResult()
             if batch.plays:
                 with self.engine.begin() as conn:
                     written = self.processor.write_batch(conn, batch.plays)
             self.dead_letters.send_pending()
+        except BaseException:
+            self.delivery.abort()
+            raise
         finally:
             self.dead_letters.batch = None
             self.dead_letters.discard_pending()
-        if self.delivery.confirm():
-            raise KafkaUnavailable("the dead-letter topic did not take the batch's rejects")
         return written
 
     def count(self, batch: Batch, written: WriteResult, seconds: float) -> None:

@@ -63,7 +63,7 @@ def open_stream(engine: Engine, settings: Settings) -> PlayStream | SparkStream:
         from weekly_wrapped.processing.spark_job import SparkStream
 
         return SparkStream(settings)
-    delivery = kafka.Delivery(settings)
+    delivery = kafka.Delivery(settings, transactional_id=kafka.transactional_id(settings))
     dead_letters = kafka.DeadLetters(settings, delivery)
     processor = EmbeddedProcessor(
         engine,

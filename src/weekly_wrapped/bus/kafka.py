@@ -9,16 +9,22 @@ broker confirmed, so a source moves its cursor only past delivered plays.
 What the consumer cannot take goes to `WRAPPED_KAFKA_DLQ_TOPIC` with its original
 key and bytes, the error, and where it came from (topic, partition, offset) in
 headers: `DeadLetters` sends them, for the consumer and, as a `RejectSink`, for
-the processor.
+the processor. The consumer's dead letters and its offsets commit in one Kafka
+transaction (`Delivery.begin`/`commit_with`), so a batch read again after a crash
+dead-letters its rejects once, not twice, for every reader that reads committed
+messages only (librdkafka's default; Java clients need ``isolation.level=read_committed``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import uuid4
 
 import orjson
 from confluent_kafka import (
@@ -35,7 +41,7 @@ from sqlalchemy import Connection
 
 from weekly_wrapped.bus import Ack
 from weekly_wrapped.config import Settings
-from weekly_wrapped.errors import TransientError
+from weekly_wrapped.errors import TerminalError, TransientError
 from weekly_wrapped.events import SCHEMA_NAME, PlayEvent
 from weekly_wrapped.rows import Rejected
 
@@ -53,6 +59,12 @@ class KafkaUnavailable(TransientError):
     """The brokers could not be reached, or did not confirm a delivery in time."""
 
     hint = "Is Kafka running at WRAPPED_KAFKA_BOOTSTRAP? (`make services-up` starts one.)"
+
+
+class KafkaFenced(TerminalError):
+    """Another consumer took over this one's transactions: this one must stop."""
+
+    hint = "Give each consumer its own WRAPPED_KAFKA_INSTANCE_ID, or none."
 
 
 def _client_config(settings: Settings) -> dict[str, Any]:
@@ -112,26 +124,39 @@ def _reason(exc: KafkaException) -> str:
 
 
 class Delivery:
-    """An idempotent producer that says, after `confirm`, how many messages failed."""
+    """An idempotent producer that says, after `confirm`, how many messages failed.
 
-    def __init__(self, settings: Settings) -> None:
+    Given a `transactional_id`, its messages wait in a Kafka transaction: `begin`
+    opens one, and `commit_with` commits it together with a consumer's offsets.
+    """
+
+    def __init__(self, settings: Settings, *, transactional_id: str | None = None) -> None:
         self.failures: list[str] = []
         self.timeout_s = settings.kafka_delivery_timeout_s
-        self.producer = Producer(
-            _client_config(settings)
-            | {
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": settings.kafka_linger_ms,
-                "batch.size": settings.kafka_batch_bytes,
-                "compression.type": settings.kafka_compression,
-                "message.timeout.ms": round(settings.kafka_delivery_timeout_s * 1000),
-                "queue.buffering.max.messages": 1_000_000,
-                # Reports of successes cost a Python call each; failures are all we count.
-                "delivery.report.only.error": True,
-                "on_delivery": self._failed,
+        config = _client_config(settings) | {
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": settings.kafka_linger_ms,
+            "batch.size": settings.kafka_batch_bytes,
+            "compression.type": settings.kafka_compression,
+            "message.timeout.ms": round(settings.kafka_delivery_timeout_s * 1000),
+            "queue.buffering.max.messages": 1_000_000,
+            # Reports of successes cost a Python call each; failures are all we count.
+            "delivery.report.only.error": True,
+            "on_delivery": self._failed,
+        }
+        if transactional_id is not None:
+            # A message may wait no longer than its transaction, which the broker caps.
+            self.timeout_s = min(self.timeout_s, _MAX_TRANSACTION_S)
+            config |= {
+                "transactional.id": transactional_id,
+                "transaction.timeout.ms": round(self.timeout_s * 1000),
+                "message.timeout.ms": round(self.timeout_s * 1000),
             }
-        )
+        self.producer = Producer(config)
+        self.transactional = transactional_id is not None
+        if self.transactional:
+            self._transaction(self.producer.init_transactions, "start transactions")
 
     def _failed(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
@@ -156,6 +181,69 @@ class Delivery:
         if failed:
             log.warning("%d messages not delivered: %s", len(failed), failed[0])
         return len(failed)
+
+    def begin(self) -> None:
+        """Open a transaction: what is sent now is seen only once `commit_with` succeeds."""
+        self._transaction(lambda _: self.producer.begin_transaction(), "open a transaction")
+
+    def commit_with(self, offsets: list[TopicPartition], group: Any) -> bool:
+        """Commit the transaction and the consumer's `offsets` at once; False if aborted.
+
+        On an abort (the group moved the partitions, or a message was not delivered)
+        nothing of the transaction is seen, and the batch is read again.
+        """
+        try:
+            self._transaction(
+                lambda timeout: self.producer.send_offsets_to_transaction(offsets, group, timeout),
+                "commit the offsets",
+            )
+            self._transaction(self.producer.commit_transaction, "commit the transaction")
+        except _Abortable as exc:
+            log.warning("offsets not committed (%s); the batch will be read again", exc)
+            self.abort()
+            return False
+        finally:
+            self.failures = []
+        return True
+
+    def abort(self) -> None:
+        """Drop the open transaction, if any, and what was sent in it."""
+        try:
+            self._transaction(self.producer.abort_transaction, "abort the transaction")
+        except (_Abortable, KafkaUnavailable) as exc:
+            log.warning("the transaction was not aborted (%s); it times out instead", exc)
+
+    def _transaction(self, call: Any, what: str) -> None:
+        """Run a transactional call, again while Kafka says it may pass a second time."""
+        for _ in range(_TRANSACTION_TRIES):
+            try:
+                call(self.timeout_s)
+                return
+            except KafkaException as exc:
+                error: KafkaError = exc.args[0]
+                if error.fatal():
+                    raise KafkaFenced(f"Kafka refused to {what}: {error.str()}") from None
+                if error.txn_requires_abort():
+                    raise _Abortable(error.str()) from None
+                if not error.retriable():
+                    raise KafkaUnavailable(f"could not {what}: {error.str()}") from None
+        raise KafkaUnavailable(f"could not {what} in {_TRANSACTION_TRIES} tries")
+
+
+class _Abortable(Exception):
+    """The transaction failed; aborting it leaves the producer ready for the next."""
+
+
+_MAX_TRANSACTION_S = 900.0
+"""The broker's default `transaction.max.timeout.ms`: a transaction may not last longer."""
+_TRANSACTION_TRIES = 3
+
+
+def transactional_id(settings: Settings) -> str:
+    """The consumer's transactional id: from its static member id when it has one, so that a
+    restart at once aborts what the killed process left open; else its own."""
+    member = settings.kafka_instance_id or f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex}"
+    return f"{settings.kafka_group}.{member}"
 
 
 class KafkaBus:
@@ -374,14 +462,16 @@ class PlayConsumer:
                 log.warning("kafka: %s", error.str())
         return good
 
-    def commit(self, batch: Batch) -> bool:
-        """Commit the offsets after `batch`; False if the group took the partitions meanwhile."""
-        try:
-            self.consumer.commit(offsets=batch.next_offsets(), asynchronous=False)
-        except KafkaException as exc:
-            log.warning("offsets not committed (%s); the batch will be read again", _reason(exc))
-            return False
-        return True
+    def rewind(self, batch: Batch) -> None:
+        """Read `batch` again from its first message, in the partitions this member still has."""
+        mine = {(p.topic, p.partition) for p in self.consumer.assignment()}
+        for position in batch.first_offsets():
+            if (position.topic, position.partition) in mine:
+                self.consumer.seek(position)
+
+    def group_metadata(self) -> Any:
+        """What a transaction needs to commit this member's offsets (and fence its zombies)."""
+        return self.consumer.consumer_group_metadata()
 
     def hold(self, seconds: float, batch: Batch) -> Batch:
         """Wait `seconds` without reading on, yet alive in the group; `batch`, plus what came.
