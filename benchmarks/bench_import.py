@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import random
 import resource
 import string
@@ -173,7 +174,7 @@ def measure_profile(folder: Path, url: str) -> dict[str, Any]:
     from weekly_wrapped.warehouse import db, queries
 
     engine = db.connect(url)
-    times = StageTimes()
+    times, handoff = StageTimes(), StageTimes()
     processor = EmbeddedProcessor(engine, times=times)
     rows = 0
     for path in sorted(folder.glob("*.json")):
@@ -198,6 +199,10 @@ def measure_profile(folder: Path, url: str) -> dict[str, Any]:
                     fresh = [c for c in candidates if c.event_id not in known]
                 with times("validation"):
                     events = export.events(fresh)
+                with handoff("send"):  # what a worker process would pay to hand them over
+                    sent = pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL)
+                with handoff("receive"):  # ... and what the writer would pay to take them
+                    pickle.loads(sent)  # noqa: S301 - our own bytes, just made
                 processor.write_batch(conn, events)
                 if (start + 5000) % COMMIT_ROWS == 0 or start + 5000 >= len(elements):
                     with times("write"):
@@ -205,7 +210,13 @@ def measure_profile(folder: Path, url: str) -> dict[str, Any]:
     seconds, cpu = dict(times.seconds), dict(times.cpu_seconds)
     seconds["row → event"] -= seconds["event id"]
     cpu["row → event"] -= cpu["event id"]
-    return {"seconds": seconds, "cpu": cpu, "rows": rows, "rss_mb": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "cpu": cpu,
+        "handoff": dict(handoff.cpu_seconds),
+        "rows": rows,
+        "rss_mb": peak_rss_mb(),
+    }
 
 
 def in_child(*args: str) -> dict[str, Any]:
@@ -282,9 +293,35 @@ def report(
         writes = profile["rows"] / profile["seconds"]["write"]
         print(f"{backend}, stage by stage (database writes alone: {writes:,.0f} plays/s):\n")
         print(stage_table(profile["seconds"], profile["cpu"], profile["rows"]) + "\n")
+        print(worker_bound(profile) + "\n")
     for backend in dict.fromkeys(run.backend for run in runs):
         first, second = (r.result["seconds"] for r in runs if r.backend == backend)
         print(f"{backend}: the second import is {first / second:.1f}× faster than the first")
+
+
+WORKER_STAGES = ("parse", "row → event", "event id", "validation")
+"""What a worker process could do while the writer writes: all that needs no database."""
+
+
+def worker_bound(profile: dict[str, Any]) -> str:
+    """How much faster a worker process could make the import, at best, from CPU times.
+
+    The worker takes `WORKER_STAGES` off the writer, but the writer must then take
+    the events back (unpickling them); the import runs at the pace of the busier side.
+    """
+    cpu, handoff, rows = profile["cpu"], profile["handoff"], profile["rows"]
+    total = sum(cpu.values())
+    moved = sum(cpu.get(stage, 0.0) for stage in WORKER_STAGES)
+    worker = moved + handoff["send"]
+    writer = total - moved + handoff["receive"]
+    per_play = 1e6 / rows
+    return (
+        f"A worker process for {', '.join(WORKER_STAGES)}: it would spend "
+        f"{worker * per_play:.0f} CPU µs/play (with {handoff['send'] * per_play:.0f} to pickle), "
+        f"the writer {writer * per_play:.0f} (with {handoff['receive'] * per_play:.0f} to "
+        f"unpickle), against {total * per_play:.0f} today: at best "
+        f"{total / max(worker, writer):.2f}× faster on two free cores."
+    )
 
 
 def main() -> int:
