@@ -34,6 +34,7 @@ from tests.conftest import postgres_admin_url
 from tests.e2e.expected import ExpectedRecap, expected_recap
 from tests.e2e.listening import PEOPLE, Diary, Person, reveal, write_diary
 from tests.fakes.gemini import FakeGemini
+from tests.fakes.gemini import texts as gemini_texts
 from tests.fakes.spotify import FakeSpotify
 from tests.fakes.spotify.harness import free_port
 from tests.integration.kafka.conftest import (  # noqa: F401 - fixtures
@@ -163,7 +164,7 @@ def environment(
         "WRAPPED_SPARK_JARS": spark_jars,
         "WRAPPED_SPARK_CHECKPOINT": str(data_dir / "checkpoint"),
         "WRAPPED_SPARK_TRIGGER_S": "0.5",
-        "WRAPPED_SPARK_MAX_OFFSETS_PER_TRIGGER": "150",
+        "WRAPPED_SPARK_MAX_OFFSETS_PER_TRIGGER": "200",
         "WRAPPED_WRITER": "gemini",
         "WRAPPED_GEMINI_API_KEY": gemini.api_key,
         "WRAPPED_GEMINI_BASE_URL": gemini.url,
@@ -303,6 +304,8 @@ def test_spotify_plays_reach_the_inbox_through_kafka_spark_and_postgresql(
     assert "3 sent, 0 skipped, 0 failed." in sent.stdout, sent.stdout
     assert "0 sent, 3 skipped, 0 failed." in again.stdout, "each person gets the week once"
     assert len(gemini.requests) == 3, "one story per person, each grounded at the first try"
+    prompts = "\n".join("\n".join(gemini_texts(request)) for request in gemini.requests)
+    assert not [p.email for p in PEOPLE if p.email in prompts], "the writer sees no addresses"
     with engine.connect() as conn:
         assert set(conn.execute(select(recap.c.writer)).scalars()) == {"gemini"}
 
