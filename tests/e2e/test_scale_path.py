@@ -164,7 +164,7 @@ def environment(
         "WRAPPED_SPARK_JARS": spark_jars,
         "WRAPPED_SPARK_CHECKPOINT": str(data_dir / "checkpoint"),
         "WRAPPED_SPARK_TRIGGER_S": "0.5",
-        "WRAPPED_SPARK_MAX_OFFSETS_PER_TRIGGER": "200",
+        "WRAPPED_SPARK_MAX_OFFSETS_PER_TRIGGER": "300",
         "WRAPPED_WRITER": "gemini",
         "WRAPPED_GEMINI_API_KEY": gemini.api_key,
         "WRAPPED_GEMINI_BASE_URL": gemini.url,
