@@ -42,6 +42,17 @@ def test_api_plays_get_an_estimated_ms_played() -> None:
     assert got == [(90_000, True), (45_000, True), (210_000, True), (180_000, True)]
 
 
+def test_an_estimate_is_the_exact_gap_in_milliseconds() -> None:
+    # Spotify's played_at has milliseconds; 1.001 s is not a whole number of ms as a float.
+    at = datetime(2026, 11, 17, 8, 0, tzinfo=UTC)
+    gaps = [1_001, 212_345, 30_000, 29_999]
+    ends = [at + timedelta(milliseconds=sum(gaps[: n + 1])) for n in range(len(gaps))]
+    api = [play(1, end, source="api", ms_played=None, duration_ms=400_000) for end in ends]
+    rows = transform(api, ctx(previous_end={1: at}))
+    by_id = {p.play_id: p.ms_played for p in rows.plays}
+    assert [by_id[e.event_id] for e in api] == gaps
+
+
 def test_measured_plays_keep_their_ms_played() -> None:
     rows = transform([play(1, T0, ms_played=12_345)], ctx())
     assert (rows.plays[0].ms_played, rows.plays[0].ms_played_estimated) == (12_345, False)

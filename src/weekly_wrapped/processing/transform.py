@@ -138,7 +138,7 @@ def _estimate(play: Timed, previous: datetime | None) -> int:
     duration = play.duration_ms if play.duration_ms is not None else UNKNOWN_DURATION_GUESS_MS
     if previous is None or previous >= play.played_at:
         return duration
-    return min(int((play.played_at - previous).total_seconds() * 1000), duration)
+    return min((play.played_at - previous) // timedelta(milliseconds=1), duration)
 
 
 def _add_dimensions(event: Play, rows: Rows) -> PlayKeys:
