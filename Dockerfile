@@ -47,7 +47,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     WRAPPED_SPARK_JARS=/opt/wrapped/jars \
     WRAPPED_SPARK_CHECKPOINT=/var/lib/wrapped-spark/checkpoint
 
-USER wrapped
+# Numeric, so that Kubernetes can check runAsNonRoot without reading /etc/passwd.
+USER 10001:10001
 WORKDIR /var/lib/wrapped
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
