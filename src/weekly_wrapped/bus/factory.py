@@ -35,6 +35,19 @@ def open_bus(engine: Engine, settings: Settings) -> Bus:
     )
 
 
+def prepare_bus(settings: Settings) -> list[str]:
+    """Create what the configured bus needs before its first use: Kafka's topics.
+
+    Returns the topics created; the local bus needs nothing.
+    """
+    if settings.bus != "kafka":
+        return []
+    require("kafka", "confluent_kafka", needed_by="WRAPPED_BUS=kafka")
+    from weekly_wrapped.bus.kafka import ensure_topics
+
+    return ensure_topics(settings)
+
+
 def local_bus(
     engine: Engine, *, batch_size: int = 5000, max_future_skew: timedelta = timedelta(minutes=5)
 ) -> LocalBus:

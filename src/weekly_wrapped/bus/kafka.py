@@ -84,8 +84,11 @@ def _log_error(error: KafkaError) -> None:
 # --- topics ----------------------------------------------------------------------------------
 
 
-def ensure_topics(settings: Settings) -> None:
-    """Create the play and dead-letter topics if absent, as the settings describe them."""
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the play and dead-letter topics if absent, as the settings describe them.
+
+    Returns the topics this call created (none when they all existed).
+    """
     admin = AdminClient(_client_config(settings))
     existing = _topic_names(admin, settings)
     retention = settings.kafka_retention_hours
@@ -95,15 +98,18 @@ def ensure_topics(settings: Settings) -> None:
         for name in dict.fromkeys([settings.kafka_topic, settings.kafka_dlq_topic])
         if name not in existing
     ]
+    created: list[str] = []
     if not wanted:
-        return
+        return created
     for name, future in admin.create_topics(wanted, operation_timeout=_ADMIN_TIMEOUT_S).items():
         try:
             future.result()
             log.info("created topic %s", name)
+            created.append(name)
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise KafkaUnavailable(f"could not create topic {name}: {_reason(exc)}") from None
+    return created
 
 
 def _topic_names(admin: AdminClient, settings: Settings) -> set[str]:

@@ -30,7 +30,9 @@ Format = Literal["table", "json"]
 
 @app.command()
 def init() -> None:
-    """Create the warehouse, or upgrade it to the newest schema."""
+    """Create the warehouse, or upgrade it to the newest schema; with WRAPPED_BUS=kafka,
+    also create the play and dead-letter topics if they are missing."""
+    from weekly_wrapped.bus.factory import prepare_bus
     from weekly_wrapped.warehouse import db
 
     settings = get_settings()
@@ -38,6 +40,13 @@ def init() -> None:
     revision = db.upgrade(engine)
     where = engine.url.render_as_string(hide_password=True)
     out.print(f"[green]Warehouse ready[/] at {escape(where)} (schema revision {revision})")
+    if settings.bus == "kafka":
+        created = prepare_bus(settings)
+        topics = ", ".join(dict.fromkeys([settings.kafka_topic, settings.kafka_dlq_topic]))
+        made = f"created {', '.join(created)}" if created else "all there already"
+        out.print(
+            f"[green]Topics ready[/] at {escape(settings.kafka_bootstrap)}: {escape(topics)} ({made})"
+        )
 
 
 @users_app.command("add")

@@ -202,7 +202,7 @@ def session(settings: Settings) -> SparkSession:
     Under `spark-submit` the master and jars come from it; here they come from settings.
     """
     require("spark", "pyspark", needed_by="WRAPPED_ENGINE=spark")
-    from pyspark import SparkConf
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
@@ -210,6 +210,10 @@ def session(settings: Settings) -> SparkSession:
         return active  # a session this process made already (tests make one per module)
     # Python workers must run this interpreter, the one that has Weekly Wrapped installed.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        # Started by spark-submit: its JVM holds --master and --jars. Join it first, as a
+        # SparkConf made before that is empty and the settings would override them.
+        SparkContext._ensure_initialized()
     submitted = SparkConf()
     builder = SparkSession.builder.appName("weekly-wrapped")
     if not submitted.contains("spark.master"):
