@@ -44,7 +44,9 @@ def serve(
     from weekly_wrapped.web import create_app
 
     settings = get_settings()
-    engine = open_engine(settings)
+    # Each request thread holds a connection for its request, and a dashboard view may
+    # open a second one; the scheduler's thread needs its own.
+    engine = open_engine(settings, pool_size=threads + 1, max_overflow=threads + 4)
     web = create_app(settings, engine=engine)
     scheduler = None if no_scheduler else service.start(Schedule(engine, settings, workers=workers))
     where = f"http://{host}:{port}"
