@@ -62,6 +62,7 @@ def listeners(
     with engine.begin() as conn:
         conn.execute(delete(delivery))
         conn.execute(delete(recap))
+        conn.execute(update(dim_user).values(weekly_email=True))
         keys = list(conn.execute(select(dim_user.c.user_key).order_by("user_key")).scalars())
         plays = int(conn.execute(select(func.count()).select_from(fact_play)).scalar_one())
     return Listeners(settings, engine, keys, plays, reused, time.perf_counter() - began)
