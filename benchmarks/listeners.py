@@ -120,10 +120,14 @@ def _load(
     print(f"load: {templates} template users generated in {time.perf_counter() - began:.0f} s")
     began = time.perf_counter()
     _copy_templates(engine, keys, templates)
-    print(f"load: {len(keys) - templates} users copied in SQL in {time.perf_counter() - began:.0f} s")
+    print(
+        f"load: {len(keys) - templates} users copied in SQL in {time.perf_counter() - began:.0f} s"
+    )
     with engine.begin() as conn:
         plays = conn.execute(select(func.count()).select_from(fact_play)).scalar_one()
-        conn.execute(text(f"CREATE TABLE {MARK} (users int, weeks int, week_start date, plays bigint)"))
+        conn.execute(
+            text(f"CREATE TABLE {MARK} (users int, weeks int, week_start date, plays bigint)")
+        )
         conn.execute(text(f"INSERT INTO {MARK} VALUES (:u, :w, :s, :p)"),
                      {"u": users, "w": weeks, "s": week, "p": plays})  # fmt: skip
     engine.dispose()
