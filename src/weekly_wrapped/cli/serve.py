@@ -13,7 +13,9 @@ from weekly_wrapped.cli.app import app, err, get_settings, open_engine
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Request threads.")] = 8,
+    threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Request threads (each with a database connection).")
+    ] = 16,
     no_scheduler: Annotated[
         bool,
         typer.Option(
