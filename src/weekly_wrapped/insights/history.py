@@ -83,11 +83,11 @@ def load_history(
     more: list[PastTrack] = []
     artists = list(dict.fromkeys(top_artists))[:TOP_ARTISTS]
     keys = _artist_keys(conn, user_key, artists)
-    for artist in artists:
-        for found in _more_from_artist(conn, user_key, week_start, keys.get(artist, [])):
-            if (found.track, found.artist) not in seen:
-                seen.add((found.track, found.artist))
-                more.append(found)
+    by_artist = [keys.get(artist, []) for artist in artists]
+    for found in _more_from_artists(conn, user_key, week_start, by_artist):
+        if (found.track, found.artist) not in seen:
+            seen.add((found.track, found.artist))
+            more.append(found)
     return History(favourites_gone_quiet=favourites, more_from_top_artists=more)
 
 
@@ -125,11 +125,6 @@ def _named(
     track = _spelled(dim_spelling.c.track_name, songs.c.song_key, user_key, week_end)
     artist = _spelled(dim_spelling.c.artist_name, songs.c.song_key, user_key, week_end)
     spotify_id = _spotify_id(songs.c.song_key, user_key, week_end)
-    columns = {
-        "streams": songs.c.streams,
-        "last_key": songs.c.last_key,
-        "song_key": songs.c.song_key,
-    }
     return select(
         songs.c.song_key,
         track.label("track"),
@@ -137,7 +132,7 @@ def _named(
         spotify_id.label("spotify_id"),
         songs.c.streams,
         songs.c.last_key,
-    ).order_by(*(columns[o.lstrip("-")].desc() if o.startswith("-") else columns[o] for o in order))
+    ).order_by(*(songs.c[o[1:]].desc() if o.startswith("-") else songs.c[o] for o in order))
 
 
 def _spelled(name: ColumnElement[str], song: Any, user_key: int, week_end: int) -> Any:
@@ -198,11 +193,13 @@ def _favourites_gone_quiet(conn: Connection, user_key: int, week_start: date) ->
     return [_past_track(row) for row in conn.execute(named)]
 
 
-def _more_from_artist(
-    conn: Connection, user_key: int, week_start: date, by_artist: Sequence[str]
+def _more_from_artists(
+    conn: Connection, user_key: int, week_start: date, by_artist: Sequence[Sequence[str]]
 ) -> list[PastTrack]:
-    """Songs of the artist (its keys, `by_artist`) streamed before and not played this week."""
-    if not by_artist:
+    """For each artist in turn (given by its keys), up to `PER_TOP_ARTIST` of its songs
+    streamed before and not played this week; in one pass over the user's history."""
+    groups = [(place, keys) for place, keys in enumerate(by_artist) if keys]
+    if not groups:
         return []
     week_first, week_end = week_date_keys(week_start)
     played_this_week = select(fact_play.c.song_key).where(
@@ -210,19 +207,29 @@ def _more_from_artist(
         fact_play.c.local_date_key >= week_first,
         fact_play.c.local_date_key < week_end,
     )
-    query = (
+    artist = case(*((fact_play.c.artist_key.in_(keys), place) for place, keys in groups))
+    last_key = func.max(fact_play.c.local_date_key)
+    songs = (
         _songs(user_key, week_start)
+        .add_columns(artist.label("artist_place"))
         .where(
-            fact_play.c.artist_key.in_(by_artist),
+            fact_play.c.artist_key.in_([key for _, keys in groups for key in keys]),
             fact_play.c.song_key.not_in(played_this_week),
         )
+        .group_by(artist)
         .having(_streams() >= 1)
-        .order_by(
-            _streams().desc(), func.max(fact_play.c.local_date_key).desc(), fact_play.c.song_key
+        .add_columns(
+            func.row_number()
+            .over(
+                partition_by=artist,
+                order_by=(_streams().desc(), last_key.desc(), fact_play.c.song_key),
+            )
+            .label("place")
         )
-        .limit(PER_TOP_ARTIST)
+        .subquery()
     )
-    named = _named(query, user_key, week_start, ["-streams", "-last_key", "song_key"])
+    kept = select(songs).where(songs.c.place <= PER_TOP_ARTIST)
+    named = _named(kept, user_key, week_start, ["artist_place", "place"])
     return [_past_track(row) for row in conn.execute(named)]
 
 
