@@ -1,13 +1,14 @@
 """The dashboard's week JSON under 50 concurrent clients on loopback; goal p95 ≤ 150 ms, no errors.
 
-    python benchmarks/bench_web.py [--users 1000] [--weeks 8] [--clients 50] [--requests 20]
+    python benchmarks/bench_web.py [--users 1000] [--weeks 76] [--clients 50] [--requests 20]
+                                   [--threads 8]
 
-Setup (not timed): a fresh PostgreSQL database (WRAPPED_BENCH_PG_URL or scripts/pg-start;
-SQLite when there is none) with `--users` users and `--weeks` weeks of synthetic listening
-each, and last week's recap built (as the Monday run keeps it) for the users the clients
-play. The issue's size is 1,000 users and 10M plays; say what ran.
+Setup (not timed): the PostgreSQL database `wrapped_bench_listeners` (see `listeners.py`;
+loaded once, then reused) with `--users` users and `--weeks` weeks of synthetic listening
+each (76 weeks: about 11M plays for 1,000 users), and last week's recap built (as the
+Monday run keeps it) for the users the clients play.
 
-Timed: `wrapped serve --no-scheduler` in its own process (waitress, 8 threads), and
+Timed: `wrapped serve --no-scheduler` in its own process (waitress, `--threads`), and
 `--clients` clients on their own threads, each logged in as a different user with a
 keep-alive connection, each sending `--requests` requests one after another:
 
@@ -31,21 +32,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
-from cryptography.fernet import Fernet
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from common import fresh_postgres_database, postgres_url
-from weekly_wrapped import pipeline
-from weekly_wrapped.config import Settings, load_settings
+from common import postgres_url
+from listeners import TZ, listeners
+from weekly_wrapped.config import Settings
 from weekly_wrapped.insights.recap import build_recap
 from weekly_wrapped.insights.writers import OfflineWriter
-from weekly_wrapped.warehouse import db
-from weekly_wrapped.warehouse.schema import fact_play
-from weekly_wrapped.warehouse.users import add_user
 from weekly_wrapped.web import create_app
 from weekly_wrapped.weeks import last_complete_week, week_label
-
-TZ = "Europe/Berlin"
 
 
 @dataclass
@@ -57,16 +52,6 @@ class Load:
 
     def percentile(self, q: int) -> float:
         return statistics.quantiles(self.latencies_ms, n=100)[q - 1]
-
-
-def prepare(engine: Engine, settings: Settings, users: int, weeks: int) -> list[int]:
-    keys = []
-    for n in range(users):
-        with engine.begin() as conn:
-            user = add_user(conn, name=f"Listener {n}", email=f"l{n}@example.com", timezone=TZ)
-        pipeline.generate(engine, settings, user, weeks=weeks, seed=n)
-        keys.append(user)
-    return keys
 
 
 def cookies_for(settings: Settings, engine: Engine, users: list[int]) -> list[str]:
@@ -83,7 +68,7 @@ def cookies_for(settings: Settings, engine: Engine, users: list[int]) -> list[st
     return values
 
 
-def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
+def start_server(settings: Settings, port: int, threads: int) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "WRAPPED_DATA_DIR": str(settings.data_dir),
         "WRAPPED_DATABASE_URL": settings.db_url,
@@ -91,7 +76,7 @@ def start_server(settings: Settings, port: int) -> subprocess.Popen[bytes]:
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "weekly_wrapped.cli", "serve", "--port", str(port),
-         "--no-scheduler", "--threads", "8"], env=env,
+         "--no-scheduler", "--threads", str(threads)], env=env,
     )  # fmt: skip
     for _ in range(200):
         try:
@@ -136,30 +121,29 @@ def load(name: str, url: str, cookies: list[str], per_client: int) -> Load:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=1000)
-    parser.add_argument("--weeks", type=int, default=8)
+    parser.add_argument("--weeks", type=int, default=76)
+    parser.add_argument("--templates", type=int, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    admin = postgres_url()
+    if admin is None:
+        raise SystemExit("set WRAPPED_BENCH_PG_URL or run scripts/pg-start: this needs PostgreSQL")
     with tempfile.TemporaryDirectory() as folder:
-        admin = postgres_url()
-        url = fresh_postgres_database(admin, "wrapped_bench_web") if admin else None
-        settings = load_settings(data_dir=Path(folder), database_url=url,
-                                 secret_key=Fernet.generate_key().decode())  # fmt: skip
-        engine = db.connect(settings.db_url)
-        db.upgrade(engine)
-        began = time.perf_counter()
-        users = prepare(engine, settings, args.users, args.weeks)
-        clients = users[: args.clients]
+        loaded = listeners(admin, "wrapped_bench_listeners", Path(folder), users=args.users,
+                           weeks=args.weeks, templates=args.templates)  # fmt: skip
+        engine, settings = loaded.engine, loaded.settings
+        clients = loaded.users[: args.clients]
         last = last_complete_week(TZ)
         for user in clients:
             build_recap(engine, user, last, OfflineWriter())
-        with engine.connect() as conn:
-            plays = conn.execute(select(func.count()).select_from(fact_play)).scalar()
-        print(f"setup: {engine.dialect.name}, {len(users):,} users, {plays:,} plays, "
-              f"in {time.perf_counter() - began:.0f} s")  # fmt: skip
+        print(f"setup: {engine.dialect.name}, {len(loaded.users):,} users, {loaded.plays:,} plays, "
+              f"{'reused' if loaded.reused else 'loaded'} in {loaded.load_s:.0f} s; "
+              f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}")  # fmt: skip
         cookies = cookies_for(settings, engine, clients)
         port = 18000 + os.getpid() % 1000
-        server = start_server(settings, port)
+        server = start_server(settings, port, args.threads)
         base = f"http://127.0.0.1:{port}"
         this_week = week_label(datetime.now(UTC).date())
         try:
@@ -174,12 +158,13 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(10)
-        report(runs, args.clients)
+        report(runs, args.clients, args.threads)
 
 
-def report(runs: list[Load], clients: int) -> None:
+def report(runs: list[Load], clients: int, threads: int) -> None:
     base = runs[-1]
-    print(f"\n{clients} concurrent clients\n")
+    print(f"\n{clients} concurrent clients, {threads} server threads; load average "
+          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}\n")  # fmt: skip
     print(f"{'load':<20} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} "
           f"{'p95 ms':>7} {'p95 vs healthz':>14}")  # fmt: skip
     for run in runs:

@@ -3,6 +3,8 @@ schemathesis, driving the WSGI app in-process, finds no 500 and no schema violat
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 import schemathesis
 from flask import Flask
@@ -14,11 +16,14 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from tests.fakes.spotify import FakeSpotify
 from tests.web.conftest import LAST_WEEK, NOW, add_plays, log_in
+from weekly_wrapped.insights.recap import build_recap
 from weekly_wrapped.insights.stats import weekly_stats
+from weekly_wrapped.insights.writers import OfflineWriter
+from weekly_wrapped.warehouse.schema import dim_user
 from weekly_wrapped.web.openapi import document
 
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"])
@@ -65,6 +70,43 @@ def test_the_week_so_far_counts_a_play_as_soon_as_it_arrives(
     after = ada.client.get("/api/v1/weeks/2026-W48/recap").json
     assert before is not None and after is not None
     assert after["stats"]["streams"] == before["stats"]["streams"] + 1
+
+
+def test_a_past_weeks_json_shows_plays_imported_after_it_was_read(
+    app: Flask, fake: FakeSpotify, engine: Engine
+) -> None:
+    ada = log_in(app, fake, "ada")
+    add_plays(engine, ada.user_key, "Nova Lane")
+    before = ada.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").json
+    add_plays(engine, ada.user_key, "Sable Youth", per_day=1)  # an import into that week
+    after = ada.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").json
+    with engine.connect() as conn:
+        expected = weekly_stats(conn, ada.user_key, LAST_WEEK, now=NOW)
+    assert before is not None and after is not None
+    assert after["stats"] == expected.model_dump(mode="json")
+    assert after["stats"]["streams"] == before["stats"]["streams"] + 7
+
+
+def test_a_stored_weeks_json_follows_a_rebuilt_recap_and_a_renamed_user(
+    app: Flask, fake: FakeSpotify, engine: Engine
+) -> None:
+    ada = log_in(app, fake, "ada")
+    add_plays(engine, ada.user_key, "Nova Lane")
+    monday = date(2026, 11, 16)
+    build_recap(engine, ada.user_key, monday, OfflineWriter(), now=NOW)
+    stored = ada.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").json
+    add_plays(engine, ada.user_key, "Sable Youth", per_day=1)
+    # The stored recap is the one emailed: later plays change it only once it is rebuilt.
+    assert ada.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").json == stored
+    build_recap(engine, ada.user_key, monday, OfflineWriter(), now=NOW + timedelta(minutes=5))
+    with engine.begin() as conn:
+        conn.execute(
+            update(dim_user).where(dim_user.c.user_key == ada.user_key).values(display_name="Ada L")
+        )
+    rebuilt = ada.client.get(f"/api/v1/weeks/{LAST_WEEK}/recap").json
+    assert stored is not None and rebuilt is not None
+    assert rebuilt["stats"]["streams"] == stored["stats"]["streams"] + 7
+    assert rebuilt["user"]["name"] == "Ada L"
 
 
 @SQLITE

@@ -111,11 +111,14 @@ def get_settings() -> Settings:
     return config.get_settings()
 
 
-def open_engine(settings: Settings, *, check: bool = True) -> Engine:
-    """The warehouse engine; with `check`, a clear error if it is missing or outdated."""
+def open_engine(settings: Settings, *, check: bool = True, **pool: int) -> Engine:
+    """The warehouse engine; with `check`, a clear error if it is missing or outdated.
+
+    `pool` sizes its connection pool (``pool_size``, ``max_overflow``).
+    """
     from weekly_wrapped.warehouse import db
 
-    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
+    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s, **pool)
     if check:
         db.require_current(engine)
     return engine

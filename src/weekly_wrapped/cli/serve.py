@@ -13,7 +13,9 @@ from weekly_wrapped.cli.app import app, err, get_settings, open_engine
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    threads: Annotated[int, typer.Option(min=1, max=64, help="Request threads.")] = 8,
+    threads: Annotated[
+        int, typer.Option(min=1, max=64, help="Request threads (each with a database connection).")
+    ] = 16,
     no_scheduler: Annotated[
         bool,
         typer.Option(
@@ -44,7 +46,9 @@ def serve(
     from weekly_wrapped.web import create_app
 
     settings = get_settings()
-    engine = open_engine(settings)
+    # Each request thread holds a connection for its request, and a dashboard view may
+    # open a second one; the scheduler's thread needs its own.
+    engine = open_engine(settings, pool_size=threads + 1, max_overflow=threads + 4)
     web = create_app(settings, engine=engine)
     scheduler = None if no_scheduler else service.start(Schedule(engine, settings, workers=workers))
     where = f"http://{host}:{port}"

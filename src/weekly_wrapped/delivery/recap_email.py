@@ -37,6 +37,7 @@ from weekly_wrapped.delivery.signing import unsubscribe_url
 from weekly_wrapped.delivery.view import RecapView, recap_view, subject
 from weekly_wrapped.insights import story as words
 from weekly_wrapped.insights.models import ListeningStats, Story
+from weekly_wrapped.insights.stats.totals import TREND_WEEKS
 from weekly_wrapped.warehouse.users import InvalidUser, check_email, clean_name
 
 CONTENT_WIDTH = 552
@@ -136,6 +137,18 @@ def render_charts(stats: ListeningStats) -> list[Chart]:
     return rendered
 
 
+def warm_up() -> None:
+    """Build each chart's figure and compile the templates, once per process before its emails.
+
+    A worker process of the Monday run would otherwise pay for both on its first user.
+    """
+    charts.daily_chart([0.0] * 7, None, CONTENT_WIDTH)
+    charts.heatmap_chart([[0.0] * 24] * 7, HEATMAP_WIDTH)
+    charts.trend_chart([0.0] * TREND_WEEKS, CONTENT_WIDTH)
+    for name in ("recap.html", "recap.txt"):
+        TEMPLATES.get_template(name)
+
+
 def render_html(context: dict[str, object]) -> str:
     """The HTML body with its CSS inlined (media queries kept in a style tag)."""
     return str(_inliner.inline(TEMPLATES.get_template("recap.html").render(context)))
@@ -228,4 +241,11 @@ def _domain(settings: Settings) -> str:
     return parseaddr(settings.smtp_from)[1].rpartition("@")[2] or "localhost"
 
 
-__all__ = ["RecapView", "Unsubscribe", "compose_recap", "render_charts", "render_html"]
+__all__ = [
+    "RecapView",
+    "Unsubscribe",
+    "compose_recap",
+    "render_charts",
+    "render_html",
+    "warm_up",
+]

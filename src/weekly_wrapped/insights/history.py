@@ -81,25 +81,28 @@ def load_history(
     favourites = _favourites_gone_quiet(conn, user_key, week_start)
     seen = {(t.track, t.artist) for t in favourites}
     more: list[PastTrack] = []
-    for artist in list(dict.fromkeys(top_artists))[:TOP_ARTISTS]:
-        for found in _more_from_artist(conn, user_key, week_start, artist):
-            if (found.track, found.artist) not in seen:
-                seen.add((found.track, found.artist))
-                more.append(found)
+    artists = list(dict.fromkeys(top_artists))[:TOP_ARTISTS]
+    keys = _artist_keys(conn, user_key, artists)
+    by_artist = [keys.get(artist, []) for artist in artists]
+    for found in _more_from_artists(conn, user_key, week_start, by_artist):
+        if (found.track, found.artist) not in seen:
+            seen.add((found.track, found.artist))
+            more.append(found)
     return History(favourites_gone_quiet=favourites, more_from_top_artists=more)
 
 
 def _songs(user_key: int, week_start: date) -> Select[Any]:
-    """Per song: a Spotify id if any, streams and last local day, to week end (see `_named`)."""
+    """Per song: streams and last local day, to week end (`_named` adds names and ids).
+
+    The plays alone: the catalogue is joined only for the few songs a list keeps.
+    """
     _, week_end = week_date_keys(week_start)
     return (
         select(
             fact_play.c.song_key,
-            func.max(dim_track.c.spotify_id).label("spotify_id"),
             _streams().label("streams"),
             func.max(fact_play.c.local_date_key).label("last_key"),
         )
-        .join(dim_track, dim_track.c.track_key == fact_play.c.track_key)
         .where(
             fact_play.c.user_key == user_key,
             fact_play.c.kind == "track",
@@ -121,19 +124,15 @@ def _named(
     songs = found.subquery()
     track = _spelled(dim_spelling.c.track_name, songs.c.song_key, user_key, week_end)
     artist = _spelled(dim_spelling.c.artist_name, songs.c.song_key, user_key, week_end)
-    columns = {
-        "streams": songs.c.streams,
-        "last_key": songs.c.last_key,
-        "song_key": songs.c.song_key,
-    }
+    spotify_id = _spotify_id(songs.c.song_key, user_key, week_end)
     return select(
         songs.c.song_key,
         track.label("track"),
         artist.label("artist"),
-        songs.c.spotify_id,
+        spotify_id.label("spotify_id"),
         songs.c.streams,
         songs.c.last_key,
-    ).order_by(*(columns[o.lstrip("-")].desc() if o.startswith("-") else columns[o] for o in order))
+    ).order_by(*(songs.c[o[1:]].desc() if o.startswith("-") else songs.c[o] for o in order))
 
 
 def _spelled(name: ColumnElement[str], song: Any, user_key: int, week_end: int) -> Any:
@@ -157,6 +156,24 @@ def _spelled(name: ColumnElement[str], song: Any, user_key: int, week_end: int) 
     )
 
 
+def _spotify_id(song: Any, user_key: int, week_end: int) -> Any:
+    """A Spotify id of `song` among the tracks the user streamed it as, to week end."""
+    mine = fact_play.alias("streamed")
+    return (
+        select(func.max(dim_track.c.spotify_id))
+        .select_from(mine.join(dim_track, dim_track.c.track_key == mine.c.track_key))
+        .where(
+            mine.c.user_key == user_key,
+            mine.c.song_key == song,
+            mine.c.local_date_key < week_end,
+            # The partial index of music streams by (user, song) answers this probe too.
+            mine.c.kind == literal_column("'track'"),
+            mine.c.ms_played >= literal_column(str(STREAM_MS)),
+        )
+        .scalar_subquery()
+    )
+
+
 def _streams() -> ColumnElement[int]:
     """Streams: plays of 30 s or more, never incognito ones."""
     is_stream = (fact_play.c.ms_played >= STREAM_MS) & (fact_play.c.incognito == false())
@@ -176,56 +193,70 @@ def _favourites_gone_quiet(conn: Connection, user_key: int, week_start: date) ->
     return [_past_track(row) for row in conn.execute(named)]
 
 
-def _more_from_artist(
-    conn: Connection, user_key: int, week_start: date, artist: str
+def _more_from_artists(
+    conn: Connection, user_key: int, week_start: date, by_artist: Sequence[Sequence[str]]
 ) -> list[PastTrack]:
+    """For each artist in turn (given by its keys), up to `PER_TOP_ARTIST` of its songs
+    streamed before and not played this week; in one pass over the user's history."""
+    groups = [(place, keys) for place, keys in enumerate(by_artist) if keys]
+    if not groups:
+        return []
     week_first, week_end = week_date_keys(week_start)
     played_this_week = select(fact_play.c.song_key).where(
         fact_play.c.user_key == user_key,
         fact_play.c.local_date_key >= week_first,
         fact_play.c.local_date_key < week_end,
     )
-    by_artist = _artist_keys(conn, user_key, artist)
-    if not by_artist:
-        return []
-    query = (
+    artist = case(*((fact_play.c.artist_key.in_(keys), place) for place, keys in groups))
+    last_key = func.max(fact_play.c.local_date_key)
+    songs = (
         _songs(user_key, week_start)
+        .add_columns(artist.label("artist_place"))
         .where(
-            fact_play.c.artist_key.in_(by_artist),
+            fact_play.c.artist_key.in_([key for _, keys in groups for key in keys]),
             fact_play.c.song_key.not_in(played_this_week),
         )
+        .group_by(artist)
         .having(_streams() >= 1)
-        .order_by(
-            _streams().desc(), func.max(fact_play.c.local_date_key).desc(), fact_play.c.song_key
+        .add_columns(
+            func.row_number()
+            .over(
+                partition_by=artist,
+                order_by=(_streams().desc(), last_key.desc(), fact_play.c.song_key),
+            )
+            .label("place")
         )
-        .limit(PER_TOP_ARTIST)
+        .subquery()
     )
-    named = _named(query, user_key, week_start, ["-streams", "-last_key", "song_key"])
+    kept = select(songs).where(songs.c.place <= PER_TOP_ARTIST)
+    named = _named(kept, user_key, week_start, ["artist_place", "place"])
     return [_past_track(row) for row in conn.execute(named)]
 
 
-def _artist_keys(conn: Connection, user_key: int, artist: str) -> list[str]:
-    """The keys of the artist the user played under the name `artist`.
+def _artist_keys(conn: Connection, user_key: int, artists: Sequence[str]) -> dict[str, list[str]]:
+    """For each name in `artists`, the keys of the artists the user played under that name.
 
-    Two plain steps, each one pass: a subquery over the user's plays inside the
-    song query let PostgreSQL, with statistics not yet caught up with an import,
-    rescan them for every play.
+    Two plain steps, each one pass for all the names: a subquery over the user's plays
+    inside the song query let PostgreSQL, with statistics not yet caught up with an
+    import, rescan them for every play.
     """
-    spellings = (
-        conn.execute(
-            select(dim_spelling.c.spelling_key).where(dim_spelling.c.artist_name == artist)
-        )
-        .scalars()
-        .all()
+    if not artists:
+        return {}
+    named = select(dim_spelling.c.spelling_key, dim_spelling.c.artist_name).where(
+        dim_spelling.c.artist_name.in_(artists)
     )
+    spellings = {key: name for key, name in conn.execute(named).tuples()}
     if not spellings:
-        return []
+        return {}
     found = conn.execute(
-        select(fact_play.c.artist_key)
+        select(fact_play.c.spelling_key, fact_play.c.artist_key)
         .where(fact_play.c.user_key == user_key, fact_play.c.spelling_key.in_(spellings))
         .distinct()
     )
-    return sorted(found.scalars())
+    keys: dict[str, set[str]] = {}
+    for spelling_key, artist_key in found.tuples():
+        keys.setdefault(spellings[spelling_key], set()).add(artist_key)
+    return {name: sorted(found_keys) for name, found_keys in keys.items()}
 
 
 def _past_track(row: Row[Any]) -> PastTrack:

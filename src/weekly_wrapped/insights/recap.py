@@ -25,6 +25,7 @@ from weekly_wrapped.insights.recommend import PickContext
 from weekly_wrapped.insights.stats import weekly_stats
 from weekly_wrapped.insights.writers import LlmWriter, OfflineWriter, StoryWriter
 from weekly_wrapped.insights.writers.llm import Written, fallback_record
+from weekly_wrapped.warehouse.queries import as_utc
 from weekly_wrapped.warehouse.schema import recap as recap_table
 from weekly_wrapped.warehouse.upsert import upsert
 from weekly_wrapped.warehouse.users import User, get_user
@@ -147,8 +148,20 @@ def save_recap(conn: Connection, recap: Recap) -> None:
     upsert(conn, recap_table, values, keys=("user_key", "week_start"))
 
 
-def load_recap(conn: Connection, user_key: int, week_start: date) -> Recap | None:
-    """The stored recap of one user's week, if it has been built."""
+def recap_built_at(conn: Connection, user_key: int, week_start: date) -> datetime | None:
+    """When the stored recap of one user's week was built, or None when it was not."""
+    built = conn.execute(
+        select(recap_table.c.created_at).where(
+            recap_table.c.user_key == user_key, recap_table.c.week_start == week_start
+        )
+    ).scalar_one_or_none()
+    return None if built is None else as_utc(built)
+
+
+def load_recap(
+    conn: Connection, user_key: int, week_start: date, user: User | None = None
+) -> Recap | None:
+    """The stored recap of one user's week, if it has been built; `user` saves reading them."""
     row = conn.execute(
         select(recap_table).where(
             recap_table.c.user_key == user_key, recap_table.c.week_start == week_start
@@ -156,15 +169,14 @@ def load_recap(conn: Connection, user_key: int, week_start: date) -> Recap | Non
     ).one_or_none()
     if row is None:
         return None
-    created = row.created_at
     return Recap(
-        user=get_user(conn, user_key),
+        user=user if user is not None and user.user_key == user_key else get_user(conn, user_key),
         week_start=row.week_start,
         stats=ListeningStats.model_validate(row.stats),
         story=Story.model_validate(row.story),
         writer=row.writer,
         model=row.model,
-        created_at=created.replace(tzinfo=UTC) if created.tzinfo is None else created,
+        created_at=as_utc(row.created_at),
         attempts=row.attempts,
         grounding=row.grounding,
     )

@@ -135,21 +135,39 @@ def done_weeks(conn: Connection, since: date) -> set[tuple[int, date]]:
 def send(
     settings: Settings, engine: Engine, due: Sequence[DueRecap], workers: int
 ) -> list[UserResult]:
-    """Send the due recaps: here, or split over `workers` processes (one per core)."""
+    """Send the due recaps: here, or over `workers` processes (one per core).
+
+    Each process opens its own engine and warms up (charts, templates) once, then
+    takes batches of `BATCH` users from a shared queue, so a slow user holds up one
+    batch rather than half the run.
+    """
     pairs = [(d.user_key, d.week_start) for d in due]
     if workers <= 1 or len(pairs) < 2:
         return send_due(engine, settings, pairs)
-    chunks = [pairs[i::workers] for i in range(workers)]
-    with ProcessPoolExecutor(len(chunks), mp_context=get_context("spawn")) as pool:
-        done = pool.map(_send_chunk, [settings] * len(chunks), chunks)
-        return [result for chunk in done for result in chunk]
+    batches = [pairs[i : i + BATCH] for i in range(0, len(pairs), BATCH)]
+    with ProcessPoolExecutor(
+        min(workers, len(batches)), mp_context=get_context("spawn"),
+        initializer=_start_worker, initargs=(settings,),
+    ) as pool:  # fmt: skip
+        return [result for batch in pool.map(_send_batch, batches) for result in batch]
 
 
-def _send_chunk(settings: Settings, pairs: list[tuple[int, date]]) -> list[UserResult]:
+BATCH = 10
+"""Users per batch a worker process takes at a time."""
+
+_worker: list[tuple[Engine, Settings]] = []
+"""This worker process's engine and settings, set once by `_start_worker`."""
+
+
+def _start_worker(settings: Settings) -> None:
+    from weekly_wrapped.delivery.recap_email import warm_up
     from weekly_wrapped.warehouse import db
 
     engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
-    try:
-        return send_due(engine, settings, pairs)
-    finally:
-        engine.dispose()
+    _worker.append((engine, settings))
+    warm_up()
+
+
+def _send_batch(pairs: list[tuple[int, date]]) -> list[UserResult]:
+    engine, settings = _worker[0]
+    return send_due(engine, settings, pairs)

@@ -16,7 +16,7 @@ from weekly_wrapped.insights.stats import InvalidPeriod
 from weekly_wrapped.web import models, pages
 from weekly_wrapped.web.openapi import document
 from weekly_wrapped.web.session import login_required, me
-from weekly_wrapped.web.state import web_state
+from weekly_wrapped.web.state import request_conn, web_state
 from weekly_wrapped.weeks import parse_day, parse_week
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -51,9 +51,7 @@ def recap(week: str) -> Response:
     monday = parse_week(week)
     if monday > pages.this_monday(user, now):
         abort(404, "That week has not started yet.")
-    with web_state().engine.connect() as conn:
-        found = pages.week_recap(conn, user, monday, now)
-    return _answer(models.RecapDocument.model_validate(found.to_json()))
+    return Response(pages.week_json(request_conn(), user, monday, now), mimetype="application/json")
 
 
 @bp.get("/stats")
@@ -62,8 +60,7 @@ def stats() -> Response:
     """Stats over `from`–`to` (local days, both included); default: all time."""
     user, now = me(), web_state().clock()
     first, last = _days()
-    with web_state().engine.connect() as conn:
-        numbers = pages.period_stats(conn, user, first, last or pages.today(user, now), now)
+    numbers = pages.period_stats(request_conn(), user, first, last or pages.today(user, now), now)
     return _answer(numbers)
 
 
@@ -75,10 +72,14 @@ def plays() -> Response:
     first, last = _days()
     end = (last or pages.today(user, web_state().clock())) + timedelta(days=1)
     limit = _limit()
-    with web_state().engine.connect() as conn:
-        lines, cursor = list_plays(
-            conn, user.user_key, first or date(2006, 1, 1), end, request.args.get("cursor"), limit
-        )
+    lines, cursor = list_plays(
+        request_conn(),
+        user.user_key,
+        first or date(2006, 1, 1),
+        end,
+        request.args.get("cursor"),
+        limit,
+    )
     page = models.PlaysPage(
         plays=[models.Play(id=line.play_id, **_fields(line)) for line in lines],
         next_cursor=cursor,

@@ -20,6 +20,7 @@ from weekly_wrapped.web.state import (
     Clock,
     WebState,
     allowed_ids,
+    close_request_conn,
     derived_key,
     utcnow,
     web_state,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None, clock: Clock
     _template_globals(app)
     _security_headers(app, settings)
     _errors(app)
+    close_request_conn(app)
     return app
 
 

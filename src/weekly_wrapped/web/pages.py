@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
@@ -21,11 +22,11 @@ from weekly_wrapped.delivery.view import RecapView, recap_view
 from weekly_wrapped.insights.history import load_history
 from weekly_wrapped.insights.models import ListeningStats
 from weekly_wrapped.insights.plays import week_mark
-from weekly_wrapped.insights.recap import Recap, load_recap
+from weekly_wrapped.insights.recap import Recap, load_recap, recap_built_at
 from weekly_wrapped.insights.stats import first_listening_day, range_stats, weekly_stats
 from weekly_wrapped.insights.writers import OfflineWriter
 from weekly_wrapped.warehouse.users import User
-from weekly_wrapped.web import charts
+from weekly_wrapped.web import charts, models
 from weekly_wrapped.weeks import FIRST_YEAR, week_label
 
 
@@ -49,50 +50,82 @@ def this_monday(user: User, now: datetime) -> date:
 
 def week_recap(conn: Connection, user: User, week_start: date, now: datetime) -> Recap:
     """The stored recap of a finished week, or the week computed now with the offline story."""
-    stored = load_recap(conn, user.user_key, week_start)
+    key = week_key(conn, user, week_start, now)
+    kept = _recaps.get(key)
+    if kept is None:
+        kept = _recaps.put(key, _read_or_compute(conn, user, week_start, now))
+    return kept
+
+
+def week_json(conn: Connection, user: User, week_start: date, now: datetime) -> str:
+    """`week_recap` as the API's JSON document, serialized once per change of `week_key`."""
+    key = week_key(conn, user, week_start, now)
+    kept = _documents.get(key)
+    if kept is None:
+        recap = _recaps.get(key) or _read_or_compute(conn, user, week_start, now)
+        document = models.RecapDocument.model_validate(recap.to_json())
+        kept = _documents.put(key, document.model_dump_json())
+    return kept
+
+
+def week_key(conn: Connection, user: User, week_start: date, now: datetime) -> Hashable:
+    """What a week's recap depends on; any change to what it shows changes the key.
+
+    A finished week with a recap built after it ended is the stored recap, so its build
+    time stands for it (the Monday run or a rebuild replaces it). Any other week is
+    computed from the plays: their count and latest play (a new or imported play changes
+    them), and the minute (the open week's "not over yet" gap moves with it).
+    """
+    who = (user.user_key, user.display_name, user.timezone, week_start)
+    built = recap_built_at(conn, user.user_key, week_start)
+    if built is not None and built >= week_end(user, week_start):
+        return (*who, "stored", built)
+    mark = week_mark(conn, user.user_key, week_start)
+    return (*who, "computed", mark, now.replace(second=0, microsecond=0))
+
+
+def _read_or_compute(conn: Connection, user: User, week_start: date, now: datetime) -> Recap:
+    stored = load_recap(conn, user.user_key, week_start, user)
     if stored is not None and stored.created_at >= week_end(user, week_start):
         return stored
-    key = (user.user_key, user.timezone, week_start, week_mark(conn, user.user_key, week_start),
-           now.replace(second=0, microsecond=0))  # fmt: skip
-    cached = _computed.get(key)
-    if cached is not None:
-        return cached
     stats = weekly_stats(conn, user.user_key, week_start, now=now)
     history = load_history(conn, user.user_key, week_start, [a.name for a in stats.top_artists])
     story = OfflineWriter().write(stats, history)
-    recap = Recap(user, week_start, stats, story, "offline", None, now)
-    _computed.put(key, recap)
-    return recap
+    return Recap(user, week_start, stats, story, "offline", None, now)
 
 
-class _Computed:
-    """Weeks computed on request, kept while nothing they count has changed.
+T = TypeVar("T")
 
-    A dashboard is reloaded far more often than plays arrive. The key holds the
-    week's play count and latest play (any new or imported play changes them), the
-    user's timezone, and the minute (the open week's "not over yet" gap moves with it).
+
+class _Kept(Generic[T]):
+    """Values kept under their `week_key`, the least recently used dropped first.
+
+    A dashboard is reloaded far more often than plays arrive or recaps are built,
+    and a changed week has a new key, so nothing kept is ever out of date.
     """
 
     def __init__(self, size: int = 1024) -> None:
         self._size = size
-        self._recaps: OrderedDict[Hashable, Recap] = OrderedDict()
+        self._kept: OrderedDict[Hashable, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> Recap | None:
+    def get(self, key: Hashable) -> T | None:
         with self._lock:
-            if key in self._recaps:
-                self._recaps.move_to_end(key)
-                return self._recaps[key]
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
         return None
 
-    def put(self, key: Hashable, recap: Recap) -> None:
+    def put(self, key: Hashable, value: T) -> T:
         with self._lock:
-            self._recaps[key] = recap
-            while len(self._recaps) > self._size:
-                self._recaps.popitem(last=False)
+            self._kept[key] = value
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return value
 
 
-_computed = _Computed()
+_recaps: _Kept[Recap] = _Kept()
+_documents: _Kept[str] = _Kept()
 
 
 def week_page(conn: Connection, user: User, week_start: date, now: datetime) -> WeekPage:

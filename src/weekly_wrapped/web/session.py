@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from weekly_wrapped.errors import UnknownUser
 from weekly_wrapped.warehouse.users import User, get_user
-from weekly_wrapped.web.state import web_state
+from weekly_wrapped.web.state import request_conn
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,8 +31,7 @@ def _load_user() -> User | None:
     if not isinstance(user_key, int):
         return None
     try:
-        with web_state().engine.connect() as conn:
-            return get_user(conn, user_key)
+        return get_user(request_conn(), user_key)
     except UnknownUser:
         session.clear()
         return None

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from flask import current_app
-from sqlalchemy import Engine
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine
 
 from weekly_wrapped.config import Settings
 from weekly_wrapped.keys import secret_key
@@ -41,6 +41,27 @@ def web_state() -> WebState:
     """The state of the app handling this request."""
     state: WebState = current_app.extensions["wrapped"]
     return state
+
+
+def request_conn() -> Connection:
+    """The request's one database connection, opened on first use and closed when it ends.
+
+    The login check and the view share it: one checkout (and its liveness ping) per request.
+    """
+    if "conn" not in g:
+        g.conn = web_state().engine.connect()
+    conn: Connection = g.conn
+    return conn
+
+
+def close_request_conn(app: Flask) -> None:
+    """Close each request's connection, if it opened one, when the request ends."""
+
+    @app.teardown_appcontext
+    def close(_exc: BaseException | None) -> None:
+        conn = g.pop("conn", None)
+        if conn is not None:
+            conn.close()
 
 
 def derived_key(settings: Settings, purpose: str) -> bytes:

@@ -84,7 +84,7 @@ def _new_tracks(incognito: bool) -> Query:
     songs = song_totals(incognito).subquery()
     is_new = ~exists(_earlier_streams(incognito, "song_key", songs.c.key))
     places = ranked(songs, by_minutes(songs), and_(songs.c.streams > 0, is_new))
-    return named_songs(places, by_minutes(places), LISTED, incognito)
+    return named_songs(places, by_minutes, LISTED, incognito)
 
 
 @cache
@@ -92,7 +92,7 @@ def _new_artists(incognito: bool) -> Query:
     artists = artist_totals(incognito).subquery()
     is_new = ~exists(_earlier_streams(incognito, "artist_key", artists.c.key))
     places = ranked(artists, by_minutes(artists), and_(artists.c.streams > 0, is_new))
-    return named_artists(places, by_minutes(places), LISTED, incognito)
+    return named_artists(places, by_minutes, LISTED, incognito)
 
 
 @cache
@@ -103,7 +103,7 @@ def _rediscoveries(incognito: bool) -> Query:
     back_from_before = epoch_seconds(inside.c.first_stream_at) - last_before
     is_back = or_(back_from_before >= away, inside.c.longest >= away)
     places = ranked(inside, by_minutes(inside), is_back)
-    return named_artists(places, by_minutes(places), LISTED, incognito)
+    return named_artists(places, by_minutes, LISTED, incognito)
 
 
 def new_tracks(conn: Connection, period: Period) -> Found:

@@ -14,6 +14,7 @@ that can still make the list, so no query reads a whole dimension table.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
@@ -136,60 +137,74 @@ def spelled(key: str, of: ColumnElement[str], incognito: bool, kinds: Kinds) -> 
     )
 
 
+Order = Callable[[Subquery], list[ColumnElement[Any]]]
+"""The ranking order, over whichever subquery holds the ranked rows."""
+
+
+def kept(places: Subquery, spelling: Any, limit: int) -> Subquery:
+    """The rows placed up to `limit`, each with the key of the spelling that names it.
+
+    Picking the spelling first lets the database fetch the few names by key; joined
+    on the spelling expression itself, PostgreSQL hashed every spelling instead. The
+    `OFFSET 0` keeps it from folding this subquery back into that join.
+    """
+    return (
+        select(places, spelling.label("spelling_key"))
+        .where(places.c.place <= limit)
+        .offset(0)
+        .subquery()
+    )
+
+
 def named_songs(
-    places: Subquery, order: list[ColumnElement[Any]], limit: int, incognito: bool
+    places: Subquery, order: Order, limit: int, incognito: bool, extra: Sequence[str] = ()
 ) -> Query:
-    """The first `limit` ranked songs, named as played, with their album art."""
+    """The first `limit` ranked songs, named as played, with their album art (and `extra`)."""
+    top = kept(places, spelled("song_key", places.c.key, incognito, "music"), limit)
     name = dim_spelling.c.track_name
-    spelling = spelled("song_key", places.c.key, incognito, "music")
     return (
         select(
             name.label("name"),
             dim_spelling.c.artist_name.label("artist"),
-            places.c.streams,
-            places.c.ms,
+            top.c.streams,
+            top.c.ms,
             dim_album.c.image_url,
             dim_track.c.spotify_id,
-            places.c.total,
+            top.c.total,
+            *(top.c[column] for column in extra),
         )
         .select_from(
-            places.join(dim_track, dim_track.c.track_key == places.c.track_key)
-            .join(dim_spelling, dim_spelling.c.spelling_key == spelling)
+            top.join(dim_track, dim_track.c.track_key == top.c.track_key)
+            .join(dim_spelling, dim_spelling.c.spelling_key == top.c.spelling_key)
             .outerjoin(dim_album, dim_album.c.album_key == dim_track.c.album_key)
         )
-        .where(places.c.place <= limit)
-        .order_by(*order, name, places.c.key)
+        .order_by(*order(top), name, top.c.key)
         .limit(limit)
     )
 
 
 def named_artists(
-    places: Subquery,
-    order: list[ColumnElement[Any]],
-    limit: int,
-    incognito: bool,
-    kinds: Kinds = "music",
+    places: Subquery, order: Order, limit: int, incognito: bool, kinds: Kinds = "music"
 ) -> Query:
     """The first `limit` ranked artists (or shows), named as played, with their picture."""
+    top = kept(places, spelled("artist_key", places.c.key, incognito, kinds), limit)
     name = dim_spelling.c.artist_name
-    spelling = spelled("artist_key", places.c.key, incognito, kinds)
     return (
         select(
             name.label("name"),
             null().label("artist"),
-            places.c.streams,
-            places.c.ms,
+            top.c.streams,
+            top.c.ms,
             dim_artist.c.image_url,
             dim_artist.c.spotify_id,
-            places.c.total,
+            top.c.total,
         )
         .select_from(
-            places.join(dim_spelling, dim_spelling.c.spelling_key == spelling).outerjoin(
-                dim_artist, dim_artist.c.artist_key == places.c.key
+            top.join(dim_spelling, dim_spelling.c.spelling_key == top.c.spelling_key).outerjoin(
+                dim_artist, dim_artist.c.artist_key == top.c.key
             )
         )
-        .where(places.c.place <= limit)
-        .order_by(*order, name, places.c.key)
+        .order_by(*order(top), name, top.c.key)
         .limit(limit)
     )
 
@@ -198,7 +213,7 @@ def named_artists(
 def _top_tracks(incognito: bool) -> Query:
     songs = song_totals(incognito).subquery()
     places = ranked(songs, by_streams(songs), songs.c.streams > 0)
-    return named_songs(places, by_streams(places), TOP, incognito)
+    return named_songs(places, by_streams, TOP, incognito)
 
 
 def top_tracks(conn: Connection, period: Period) -> list[Entry]:
@@ -210,7 +225,7 @@ def top_tracks(conn: Connection, period: Period) -> list[Entry]:
 def _top_artists(incognito: bool, kinds: Kinds) -> Query:
     artists = artist_totals(incognito, kinds).subquery()
     places = ranked(artists, by_minutes(artists), true())
-    return named_artists(places, by_minutes(places), TOP, incognito, kinds)
+    return named_artists(places, by_minutes, TOP, incognito, kinds)
 
 
 def top_artists(conn: Connection, period: Period) -> list[Entry]:
@@ -242,24 +257,23 @@ def _top_albums(incognito: bool) -> Query:
         .subquery()
     )
     places = ranked(albums, by_minutes(albums), true())
+    top = kept(places, spelled("album_key", places.c.key, incognito, "music"), TOP)
     name = dim_spelling.c.album_name
-    spelling = spelled("album_key", places.c.key, incognito, "music")
     return (
         select(
             name.label("name"),
             dim_spelling.c.artist_name.label("artist"),
-            places.c.streams,
-            places.c.ms,
+            top.c.streams,
+            top.c.ms,
             dim_album.c.image_url,
             dim_album.c.spotify_id,
         )
         .select_from(
-            places.join(dim_spelling, dim_spelling.c.spelling_key == spelling).outerjoin(
-                dim_album, dim_album.c.album_key == places.c.key
+            top.join(dim_spelling, dim_spelling.c.spelling_key == top.c.spelling_key).outerjoin(
+                dim_album, dim_album.c.album_key == top.c.key
             )
         )
-        .where(places.c.place <= TOP)
-        .order_by(*by_minutes(places), name, places.c.key)
+        .order_by(*by_minutes(top), name, top.c.key)
         .limit(TOP)
     )
 
@@ -328,8 +342,10 @@ def _on_repeat(incognito: bool) -> Query:
     )
     order = [*by_streams(days), days.c.local_date_key]
     places = ranked(days, order, true())
-    songs = named_songs(places, [*by_streams(places), places.c.local_date_key], 1, incognito)
-    return songs.add_columns(places.c.local_date_key)
+    return named_songs(
+        places, lambda top: [*by_streams(top), top.c.local_date_key], 1, incognito,
+        extra=["local_date_key"],
+    )  # fmt: skip
 
 
 def on_repeat(conn: Connection, period: Period) -> OnRepeat | None:
