@@ -135,20 +135,28 @@ def _named(
     ).order_by(*(songs.c[o[1:]].desc() if o.startswith("-") else songs.c[o] for o in order))
 
 
+def _streams_of(mine: Any, song: Any, user_key: int, week_end: int) -> tuple[Any, ...]:
+    """The user's music streams of `song` before week end, among the plays `mine`.
+
+    Kind and length are literals, as in the partial index of music streams by
+    (user, song), so that the index answers the probe.
+    """
+    return (
+        mine.c.user_key == user_key,
+        mine.c.song_key == song,
+        mine.c.local_date_key < week_end,
+        mine.c.kind == literal_column("'track'"),
+        mine.c.ms_played >= literal_column(str(STREAM_MS)),
+    )
+
+
 def _spelled(name: ColumnElement[str], song: Any, user_key: int, week_end: int) -> Any:
     """`name` of `song` in the spelling the user streamed most, then latest, to week end."""
     mine = fact_play.alias("spelled")
     return (
         select(name)
         .select_from(mine.join(dim_spelling, dim_spelling.c.spelling_key == mine.c.spelling_key))
-        .where(
-            mine.c.user_key == user_key,
-            mine.c.song_key == song,
-            mine.c.local_date_key < week_end,
-            # The partial index of music streams by (user, song) answers this probe.
-            mine.c.kind == literal_column("'track'"),
-            mine.c.ms_played >= literal_column(str(STREAM_MS)),
-        )
+        .where(*_streams_of(mine, song, user_key, week_end))
         .group_by(mine.c.spelling_key, name)
         .order_by(func.count().desc(), func.max(mine.c.played_at_utc).desc(), mine.c.spelling_key)
         .limit(1)
@@ -162,14 +170,7 @@ def _spotify_id(song: Any, user_key: int, week_end: int) -> Any:
     return (
         select(func.max(dim_track.c.spotify_id))
         .select_from(mine.join(dim_track, dim_track.c.track_key == mine.c.track_key))
-        .where(
-            mine.c.user_key == user_key,
-            mine.c.song_key == song,
-            mine.c.local_date_key < week_end,
-            # The partial index of music streams by (user, song) answers this probe too.
-            mine.c.kind == literal_column("'track'"),
-            mine.c.ms_played >= literal_column(str(STREAM_MS)),
-        )
+        .where(*_streams_of(mine, song, user_key, week_end))
         .scalar_subquery()
     )
 
@@ -245,7 +246,7 @@ def _artist_keys(conn: Connection, user_key: int, artists: Sequence[str]) -> dic
     named = select(dim_spelling.c.spelling_key, dim_spelling.c.artist_name).where(
         dim_spelling.c.artist_name.in_(artists)
     )
-    spellings = {key: name for key, name in conn.execute(named).tuples()}
+    spellings = {key: name for key, name in conn.execute(named)}
     if not spellings:
         return {}
     found = conn.execute(
@@ -254,7 +255,7 @@ def _artist_keys(conn: Connection, user_key: int, artists: Sequence[str]) -> dic
         .distinct()
     )
     keys: dict[str, set[str]] = {}
-    for spelling_key, artist_key in found.tuples():
+    for spelling_key, artist_key in found:
         keys.setdefault(spellings[spelling_key], set()).add(artist_key)
     return {name: sorted(found_keys) for name, found_keys in keys.items()}
 
