@@ -159,6 +159,34 @@ def test_kafka_runs_transactions_on_one_node(resolved: dict[str, Any]) -> None:
     assert app["WRAPPED_KAFKA_BOOTSTRAP"] == env["KAFKA_ADVERTISED_LISTENERS"].split("//")[1]
 
 
+def test_kafkas_own_storage_tool_formats_with_the_stacks_cluster_id(
+    resolved: dict[str, Any], tmp_path: Path
+) -> None:
+    """The image formats its volume with CLUSTER_ID on first start; Kafka's StorageTool
+    (the broker's jars from infra/jvm) must accept it, or the broker never starts."""
+    jars = subprocess.run(
+        [str(ROOT / "scripts" / "jvm-jars"), "kafka-broker"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert jars.returncode == 0, jars.stderr
+    cluster_id = str(resolved["services"]["kafka"]["environment"]["CLUSTER_ID"])
+    properties = tmp_path / "server.properties"
+    properties.write_text(
+        "process.roles=broker,controller\nnode.id=1\n"
+        "controller.quorum.voters=1@127.0.0.1:9093\ncontroller.listener.names=CONTROLLER\n"
+        "listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\n"
+        f"log.dirs={tmp_path / 'data'}\n"
+    )
+    formatted = subprocess.run(
+        ["java", "-cp", f"{jars.stdout.strip()}/*", "kafka.tools.StorageTool", "format",
+         f"--cluster-id={cluster_id}", "-c", str(properties)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    meta = (tmp_path / "data" / "meta.properties").read_text()
+    assert f"cluster.id={cluster_id}" in meta
+
+
 def test_the_app_reaches_postgres_with_the_password_from_env(resolved: dict[str, Any]) -> None:
     url = resolved["services"]["app"]["environment"]["WRAPPED_DATABASE_URL"]
     assert url == f"postgresql://wrapped:{THROWAWAY}@postgres:5432/wrapped"
