@@ -29,7 +29,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import Engine, select
 
-from tests.cli import WRAPPED
+from tests.cli import WRAPPED, run_wrapped
 from tests.conftest import postgres_admin_url
 from tests.e2e.expected import ExpectedRecap, expected_recap
 from tests.e2e.listening import PEOPLE, Diary, Person, reveal, write_diary
@@ -108,14 +108,8 @@ def smtp() -> Iterator[SmtpServer]:
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [*WRAPPED, *args],
-        env={**os.environ, "COLUMNS": "200", **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    """`wrapped ARGS`, which must succeed; its lines unwrapped, as the test reads them."""
+    result = run_wrapped(*args, env={"COLUMNS": "200", **env}, timeout=timeout)
     assert result.returncode == 0, f"`wrapped {' '.join(args)}` failed:\n{result.stderr[-4000:]}"
     return result
 
