@@ -118,7 +118,4 @@ def open_engine(settings: Settings, *, check: bool = True, **pool: int) -> Engin
     """
     from weekly_wrapped.warehouse import db
 
-    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s, **pool)
-    if check:
-        db.require_current(engine)
-    return engine
+    return db.open_warehouse(settings, check=check, **pool)

@@ -12,11 +12,10 @@ retried or run twice.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
-
-from sqlalchemy import Engine
 
 from weekly_wrapped.config import Settings, load_settings
 from weekly_wrapped.delivery.reconnect import poll
@@ -24,20 +23,12 @@ from weekly_wrapped.delivery.service import send_due
 from weekly_wrapped.scheduler.due import parse_send_at
 from weekly_wrapped.scheduler.jobs import due_now, utcnow
 from weekly_wrapped.scheduler.lock import job_lock
+from weekly_wrapped.warehouse.db import open_warehouse
 
 log = logging.getLogger(__name__)
 
 Batch = list[tuple[int, str]]
 """(user id, ISO week start) pairs: one task's share of the week's recaps."""
-
-
-def open_warehouse(settings: Settings) -> Engine:
-    """The warehouse engine, refusing a schema older than this code (run `wrapped init`)."""
-    from weekly_wrapped.warehouse import db
-
-    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
-    db.require_current(engine)
-    return engine
 
 
 def due_batches(
@@ -70,9 +61,7 @@ def send_batch(batch: Sequence[Sequence[Any]], settings: Settings | None = None)
         results = send_due(engine, settings, pairs)
     finally:
         engine.dispose()
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.result] = counts.get(result.result, 0) + 1
+    counts: dict[str, int] = dict(Counter(result.result for result in results))
     log.info("batch of %d recaps: %s", len(pairs), counts)
     return counts
 
@@ -92,10 +81,7 @@ def poll_users(settings: Settings | None = None) -> dict[str, int]:
             report = poll(engine, settings)
     finally:
         engine.dispose()
-    counts: dict[str, int] = {"plays": report.stored.inserted}
-    for outcome in report.outcomes:
-        counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    return counts
+    return {"plays": report.stored.inserted, **Counter(o.status for o in report.outcomes)}
 
 
 def deadline_missed(context: Any = None, what: str = "a scheduled run") -> None:

@@ -163,7 +163,7 @@ def _start_worker(settings: Settings) -> None:
     from weekly_wrapped.delivery.recap_email import warm_up
     from weekly_wrapped.warehouse import db
 
-    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
+    engine = db.open_warehouse(settings, check=False)
     _worker.append((engine, settings))
     warm_up()
 

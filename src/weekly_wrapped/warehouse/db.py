@@ -28,6 +28,8 @@ from weekly_wrapped.private_files import private_file
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from weekly_wrapped.config import Settings
+
 BUSY_TIMEOUT_S = 10.0
 """How long a SQLite command waits for another one's write by default."""
 
@@ -50,6 +52,15 @@ def connect(url: str, *, busy_timeout_s: float = BUSY_TIMEOUT_S, **kwargs: Any) 
         require("postgres", "psycopg", needed_by="a postgresql WRAPPED_DATABASE_URL")
         parsed = parsed.set(drivername="postgresql+psycopg")
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
+
+
+def open_warehouse(settings: Settings, *, check: bool = True, **kwargs: Any) -> Engine:
+    """The engine of the warehouse the settings name (`kwargs` size its pool); with
+    `check`, a clear error if it is missing or behind the code (run `wrapped init`)."""
+    engine = connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s, **kwargs)
+    if check:
+        require_current(engine)
+    return engine
 
 
 def _sqlite_engine(url: str, busy_timeout_ms: int, **kwargs: Any) -> Engine:

@@ -71,9 +71,7 @@ def secure_cookies(settings: Settings) -> bool:
 def _engine(settings: Settings) -> Engine:
     from weekly_wrapped.warehouse import db
 
-    engine = db.connect(settings.db_url, busy_timeout_s=settings.database_busy_timeout_s)
-    db.require_current(engine)
-    return engine
+    return db.open_warehouse(settings)
 
 
 def _template_globals(app: Flask) -> None:

@@ -50,11 +50,7 @@ def this_monday(user: User, now: datetime) -> date:
 
 def week_recap(conn: Connection, user: User, week_start: date, now: datetime) -> Recap:
     """The stored recap of a finished week, or the week computed now with the offline story."""
-    key = week_key(conn, user, week_start, now)
-    kept = _recaps.get(key)
-    if kept is None:
-        kept = _recaps.put(key, _read_or_compute(conn, user, week_start, now))
-    return kept
+    return _recap_under(week_key(conn, user, week_start, now), conn, user, week_start, now)
 
 
 def week_json(conn: Connection, user: User, week_start: date, now: datetime) -> str:
@@ -62,9 +58,19 @@ def week_json(conn: Connection, user: User, week_start: date, now: datetime) -> 
     key = week_key(conn, user, week_start, now)
     kept = _documents.get(key)
     if kept is None:
-        recap = _recaps.get(key) or _read_or_compute(conn, user, week_start, now)
+        recap = _recap_under(key, conn, user, week_start, now)
         document = models.RecapDocument.model_validate(recap.to_json())
         kept = _documents.put(key, document.model_dump_json())
+    return kept
+
+
+def _recap_under(
+    key: Hashable, conn: Connection, user: User, week_start: date, now: datetime
+) -> Recap:
+    """The recap kept under `key`, read or computed (and kept) when there is none."""
+    kept = _recaps.get(key)
+    if kept is None:
+        kept = _recaps.put(key, _read_or_compute(conn, user, week_start, now))
     return kept
 
 
