@@ -20,7 +20,6 @@ Timed:
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import tempfile
@@ -31,7 +30,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select, update
 
-from common import postgres_url
+from common import load_average, postgres_url
 from listeners import TZ, listeners
 from weekly_wrapped.config import Settings
 from weekly_wrapped.delivery.mailer import deliver
@@ -127,7 +126,7 @@ def main() -> None:
         )
         verdict = "meets" if spent <= 45 and sent == len(users) else "MISSES"
         print(f"goal ≤ 45 s for all users: {verdict} ({spent:.1f} s, {len(users):,} users); "
-              f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}")  # fmt: skip
+              f"load average {load_average()}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The dashboard's week JSON under 50 concurrent clients on loopback; goal p95 ≤ 150 ms, no errors.
 
     python benchmarks/bench_web.py [--users 1000] [--weeks 76] [--clients 50] [--requests 20]
-                                   [--threads 8]
+                                   [--threads 16]
 
 Setup (not timed): the PostgreSQL database `wrapped_bench_listeners` (see `listeners.py`;
 loaded once, then reused) with `--users` users and `--weeks` weeks of synthetic listening
@@ -34,7 +34,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import Engine
 
-from common import postgres_url
+from common import load_average, postgres_url
 from listeners import TZ, listeners
 from weekly_wrapped.config import Settings
 from weekly_wrapped.insights.recap import build_recap
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--templates", type=int, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--requests", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=16)
     args = parser.parse_args()
     admin = postgres_url()
     if admin is None:
@@ -140,7 +140,7 @@ def main() -> None:
             build_recap(engine, user, last, OfflineWriter())
         print(f"setup: {engine.dialect.name}, {len(loaded.users):,} users, {loaded.plays:,} plays, "
               f"{'reused' if loaded.reused else 'loaded'} in {loaded.load_s:.0f} s; "
-              f"load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}")  # fmt: skip
+              f"load average {load_average()}")  # fmt: skip
         cookies = cookies_for(settings, engine, clients)
         port = 18000 + os.getpid() % 1000
         server = start_server(settings, port, args.threads)
@@ -164,7 +164,7 @@ def main() -> None:
 def report(runs: list[Load], clients: int, threads: int) -> None:
     base = runs[-1]
     print(f"\n{clients} concurrent clients, {threads} server threads; load average "
-          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())}\n")  # fmt: skip
+          f"{load_average()}\n")  # fmt: skip
     print(f"{'load':<20} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} "
           f"{'p95 ms':>7} {'p95 vs healthz':>14}")  # fmt: skip
     for run in runs:

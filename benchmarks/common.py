@@ -10,6 +10,11 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, to print beside a figure."""
+    return " ".join(f"{n:.2f}" for n in os.getloadavg())
+
+
 def postgres_url() -> str | None:
     """WRAPPED_BENCH_PG_URL, or the server scripts/pg-start runs (`make bench` starts one)."""
     url = os.environ.get("WRAPPED_BENCH_PG_URL")
